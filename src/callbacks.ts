@@ -1,0 +1,180 @@
+import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import type { BaseRunManager } from "@langchain/core/callbacks/manager";
+import type { Serialized } from "@langchain/core/load/serializable";
+import type { BaseMessage } from "@langchain/core/messages";
+import type { ChatGeneration, LLMResult } from "@langchain/core/outputs";
+import type { AddResult, MemoryBackend, MemoryMetadata } from "./backends/base.js";
+import { MemoryOperationError } from "./errors.js";
+import { messageRole, messageText } from "./messages.js";
+import { mergeScopes, requireScope, scopeFromRecord, scopeKey, type MemoryScope } from "./scope.js";
+import { WriteQueue, type WriteOutcome } from "./write_queue.js";
+
+/** How conversations are stored after a call. */
+export type StoreMode = "background" | "await" | "off";
+
+/** Name of the callback event dispatched when a conversation could not be stored. */
+export const MEMORY_WRITE_ERROR_EVENT = "mem0_memory_write_error";
+
+/** What a failed write carries, so nothing is lost: the owner can retry or persist it. */
+export interface MemoryWriteFailure {
+  error: unknown;
+  scope: MemoryScope;
+  messages: BaseMessage[];
+}
+
+export interface Mem0MemoryCallbackHandlerOptions {
+  /** Where conversations are stored. */
+  backend: MemoryBackend;
+  /** Fixed ids; per-call `configurable.user_id` / `agent_id` / `run_id` override them. */
+  scope?: MemoryScope;
+  /** Metadata stored with every memory. */
+  metadata?: MemoryMetadata;
+  /** `false` stores messages verbatim instead of extracting facts (default `true`). */
+  infer?: boolean;
+  /** `"background"` (default) returns before storing; `"await"` makes the call wait. */
+  mode?: Exclude<StoreMode, "off">;
+  /** The queue writes go through; share one to flush several models together. */
+  queue?: WriteQueue;
+  /** Called once a write has failed for good (after retries). Defaults to a console warning. */
+  onError?: (failure: MemoryWriteFailure) => void;
+  /** In `"await"` mode, make the chat call fail when storing fails. */
+  throwOnError?: boolean;
+}
+
+interface TrackedRun {
+  messages: BaseMessage[];
+  scope: MemoryScope;
+  metadata?: MemoryMetadata;
+  events?: BaseRunManager;
+}
+
+const defaultOnError = ({ error, scope }: MemoryWriteFailure) => {
+  const reason = error instanceof Error ? error.message : String(error);
+  console.warn(`[langchain-mem0] a conversation could not be stored for ${scopeKey(scope)}: ${reason}`);
+};
+
+/**
+ * The part of the conversation not stored by an earlier call: what follows the last
+ * assistant message (the new user turn, tool results), without system messages.
+ */
+export function newTurn(messages: BaseMessage[]): BaseMessage[] {
+  const lastAnswer = messages.findLastIndex((message) => messageRole(message) === "assistant");
+  return messages.slice(lastAnswer + 1).filter((message) => messageRole(message) !== "system");
+}
+
+/**
+ * Stores each chat model call (new input messages + the answer) in a memory backend once
+ * the call has ended, through a write queue. Works with any chat model:
+ * `model.invoke(messages, { callbacks: [handler], configurable: { user_id } })`.
+ */
+export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
+  name = "Mem0MemoryCallbackHandler";
+
+  // Enqueueing must happen before invoke() returns, so that flush() right after sees it.
+  override awaitHandlers = true;
+
+  readonly queue: WriteQueue;
+  private readonly backend: MemoryBackend;
+  private readonly scope: MemoryScope;
+  private readonly metadata?: MemoryMetadata;
+  private readonly infer?: boolean;
+  private readonly mode: Exclude<StoreMode, "off">;
+  private readonly onError: (failure: MemoryWriteFailure) => void;
+  private readonly runs = new Map<string, TrackedRun>();
+
+  constructor(options: Mem0MemoryCallbackHandlerOptions) {
+    super();
+    this.backend = options.backend;
+    this.scope = options.scope ?? {};
+    this.metadata = options.metadata;
+    this.infer = options.infer;
+    this.mode = options.mode ?? "background";
+    this.queue = options.queue ?? new WriteQueue();
+    this.onError = options.onError ?? defaultOnError;
+    this.raiseError = this.mode === "await" && options.throwOnError === true;
+  }
+
+  override async handleChatModelStart(
+    _llm: Serialized,
+    messages: BaseMessage[][],
+    runId: string,
+    parentRunId?: string,
+    _extraParams?: Record<string, unknown>,
+    _tags?: string[],
+    metadata?: Record<string, unknown>,
+  ): Promise<void> {
+    // A model nested in a tracked run (the wrapper's inner model) is the same conversation.
+    if (parentRunId !== undefined && this.runs.has(parentRunId)) return;
+    this.runs.set(runId, {
+      messages: messages[0] ?? [],
+      scope: mergeScopes(scopeFromRecord(metadata), this.scope),
+    });
+  }
+
+  /**
+   * Sets the resolved scope of a run this handler tracks, and the run manager that failure
+   * events are dispatched to (the wrapper resolves ids before calling its inner model).
+   */
+  bindRun(runId: string, scope: MemoryScope, options: { metadata?: MemoryMetadata; events?: BaseRunManager } = {}) {
+    const run = this.runs.get(runId);
+    if (run) Object.assign(run, { scope, ...options });
+  }
+
+  override async handleLLMEnd(output: LLMResult, runId: string): Promise<void> {
+    const run = this.runs.get(runId);
+    if (!run) return;
+    this.runs.delete(runId);
+    const answer = (output.generations[0]?.[0] as ChatGeneration | undefined)?.message;
+    await this.store(run, answer);
+  }
+
+  override async handleLLMError(_error: unknown, runId: string): Promise<void> {
+    this.runs.delete(runId);
+  }
+
+  /**
+   * Enqueues `[...new turn of messages, answer]` for storage; in "await" mode waits for it.
+   * Empty answers are left out; a call with nothing new to store enqueues nothing.
+   */
+  async store(
+    run: { messages: BaseMessage[]; scope: MemoryScope; metadata?: MemoryMetadata; events?: BaseRunManager },
+    answer?: BaseMessage,
+  ): Promise<WriteOutcome<AddResult> | undefined> {
+    const conversation = newTurn(run.messages);
+    if (answer && messageText(answer).length > 0) conversation.push(answer);
+    if (conversation.length === 0) return undefined;
+    let scope: MemoryScope;
+    try {
+      scope = requireScope(run.scope);
+    } catch (error) {
+      this.report({ error, scope: run.scope, messages: conversation }, run.events);
+      return { ok: false, error };
+    }
+    const metadata = { ...this.metadata, ...run.metadata };
+    const outcome = this.queue.enqueue({
+      key: scopeKey(scope),
+      run: () =>
+        this.backend.add(conversation, scope, {
+          metadata: Object.keys(metadata).length > 0 ? metadata : undefined,
+          infer: this.infer,
+        }),
+    });
+    void outcome.then((result) => {
+      if (!result.ok) this.report({ error: result.error, scope, messages: conversation }, run.events);
+    });
+    if (this.mode === "background") return undefined;
+    const result = await outcome;
+    if (!result.ok && this.raiseError) {
+      throw new MemoryOperationError("Storing the conversation in memory failed.", { cause: result.error });
+    }
+    return result;
+  }
+
+  private report(failure: MemoryWriteFailure, events?: BaseRunManager) {
+    try {
+      this.onError(failure);
+    } finally {
+      void events?.handleCustomEvent(MEMORY_WRITE_ERROR_EVENT, failure).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,485 @@
+import {
+  CallbackManager,
+  type CallbackManagerForLLMRun,
+} from "@langchain/core/callbacks/manager";
+import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import { Document } from "@langchain/core/documents";
+import type { SerializedNotImplemented } from "@langchain/core/load/serializable";
+import {
+  BaseChatModel,
+  type BaseChatModelCallOptions,
+  type BaseChatModelParams,
+  type BindToolsInput,
+  type LangSmithParams,
+} from "@langchain/core/language_models/chat_models";
+import type {
+  BaseLanguageModelInput,
+  StructuredOutputMethodOptions,
+} from "@langchain/core/language_models/base";
+import type { ModelProfile } from "@langchain/core/language_models/profile";
+import { AIMessage, type AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
+import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
+import {
+  Runnable,
+  RunnableBinding,
+  RunnableLambda,
+  type RunnableConfig,
+} from "@langchain/core/runnables";
+import type { MemoryBackend, MemoryMetadata, SearchResult } from "./backends/base.js";
+import {
+  Mem0MemoryCallbackHandler,
+  type MemoryWriteFailure,
+  type StoreMode,
+} from "./callbacks.js";
+import { Mem0ConfigError } from "./errors.js";
+import {
+  DEFAULT_MEMORY_SYSTEM_PROMPT,
+  buildSearchQuery,
+  formatMemoryBlock,
+  formatRelation,
+  injectMemories,
+  type InjectionTarget,
+  type MemoryFormatter,
+} from "./formatting.js";
+import { messageRole } from "./messages.js";
+import { mergeScopes, requireScope, scopeFromRecord, type MemoryScope } from "./scope.js";
+import type { MetadataFilter } from "./stores/filters.js";
+import type { WriteQueueOptions } from "./write_queue.js";
+import { WriteQueue } from "./write_queue.js";
+
+/** Per-call options on top of the inner model's own. */
+export interface Mem0ChatModelCallOptions extends BaseChatModelCallOptions {
+  /** The user whose memories are used and stored in this call. */
+  user_id?: string;
+  /** The agent whose memories are used and stored in this call. */
+  agent_id?: string;
+  /** The run / session / thread whose memories are used and stored in this call. */
+  run_id?: string;
+  /** Metadata filter for retrieval in this call (replaces the constructor's). */
+  filters?: MetadataFilter;
+  /** Metadata stored with the memories this call creates (merged over the constructor's). */
+  memoryMetadata?: MemoryMetadata;
+}
+
+/** Where a memory failure happened. */
+export interface MemoryErrorContext {
+  stage: "retrieve" | "store";
+  scope: MemoryScope;
+  /** The conversation that could not be stored (store failures only). */
+  messages?: BaseMessage[];
+}
+
+/** When memories are retrieved: on user turns (Mem0 proxy behaviour), on every call, or never. */
+export type RetrievalMode = "user_turn" | "always" | "off";
+
+export interface Mem0ChatModelFields extends BaseChatModelParams {
+  /** The chat model to give memory to (or a runnable returned by its `bindTools`). */
+  model: BaseChatModel | Runnable<BaseLanguageModelInput, AIMessageChunk>;
+  /** The memory backend: the local `Memory` engine, the platform client, or any adapter. */
+  memory: MemoryBackend;
+  /** Fixed user id; per call, `configurable.user_id` or the `user_id` call option override it. */
+  userId?: string;
+  /** Fixed agent id; per call, `configurable.agent_id` or `agent_id` override it. */
+  agentId?: string;
+  /** Fixed run id; per call, `configurable.run_id` or `run_id` override it. */
+  runId?: string;
+  /** Metadata filter applied to every retrieval. */
+  filters?: MetadataFilter;
+  /** Metadata stored with every memory this model creates. */
+  memoryMetadata?: MemoryMetadata;
+  /** Memories retrieved per call (default 10). */
+  topK?: number;
+  /** Minimum relevance score of a retrieved memory. */
+  threshold?: number;
+  /** Messages used to build the retrieval query (default 6, as in the Mem0 proxy). */
+  queryWindow?: number;
+  /** When to retrieve (default `"user_turn"`: only when the last message is a user message). */
+  retrieval?: RetrievalMode;
+  /** Where memories go: `"user"` (default, before the last user message) or `"system"`. */
+  injection?: InjectionTarget;
+  /** System prompt added when the conversation has none and memories are injected. */
+  systemPrompt?: string;
+  /** Custom memory-to-text formatter; return "" to inject nothing. */
+  formatMemories?: MemoryFormatter;
+  /** `"background"` (default), `"await"` (the call waits for storage) or `"off"`. */
+  store?: StoreMode;
+  /** `false` stores messages verbatim instead of extracting facts (default `true`). */
+  infer?: boolean;
+  /** `"continue"` (default): a memory failure never breaks the chat call; `"throw"`: it does. */
+  onMemoryError?: "continue" | "throw";
+  /** Called for every memory failure (retrieval, or storage after retries). */
+  onError?: (error: unknown, context: MemoryErrorContext) => void;
+  /** Retry policy of background writes. */
+  writeQueue?: WriteQueueOptions;
+  /** Share one storage handler (and its write queue) between models; built when absent. */
+  handler?: Mem0MemoryCallbackHandler;
+}
+
+const MISSING_SCOPE_HINT =
+  "Mem0ChatModel needs a memory scope. Give a userId, agentId or runId in one of three ways: " +
+  "new Mem0ChatModel({ ..., userId: 'alice' }); " +
+  "model.invoke(input, { configurable: { user_id: 'alice' } }); " +
+  "or the call option model.invoke(input, { user_id: 'alice' }).";
+
+const RETRIEVER_SERIALIZED: SerializedNotImplemented = {
+  lc: 1,
+  type: "not_implemented",
+  id: ["langchain_mem0", "MemoryRetriever"],
+};
+
+/** Keys of our call options that must not reach the inner model. */
+type OwnCallOptionKey = "user_id" | "agent_id" | "run_id" | "filters" | "memoryMetadata";
+
+/**
+ * A callback manager for a child of `runManager`, so the inner model's run nests under the
+ * wrapper's (`CallbackManagerForLLMRun` has no `getChild`).
+ */
+function childCallbacks(runManager: CallbackManagerForLLMRun | undefined, tags: string[] = []) {
+  if (!runManager) return undefined;
+  const inheritable = runManager as unknown as {
+    inheritableHandlers: CallbackManager["handlers"];
+    inheritableTags: string[];
+    inheritableMetadata: Record<string, unknown>;
+  };
+  const manager = new CallbackManager(runManager.runId);
+  manager.setHandlers(inheritable.inheritableHandlers);
+  manager.addTags(inheritable.inheritableTags);
+  manager.addMetadata(inheritable.inheritableMetadata);
+  if (tags.length > 0) manager.addTags(tags, false);
+  return manager;
+}
+
+/**
+ * Gives any LangChain chat model long-term memory. Each call retrieves the memories relevant
+ * to the last messages, places them in the prompt, delegates to the inner model, and stores
+ * the conversation afterwards in the background.
+ *
+ * ```ts
+ * const model = new Mem0ChatModel({ model: new ChatOpenAI(), memory, userId: "alice" });
+ * await model.invoke("I'm vegetarian.");
+ * await model.flush();
+ * await model.invoke("What should I cook tonight?"); // knows about the diet
+ * ```
+ */
+export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMessageChunk> {
+  static override lc_name() {
+    return "Mem0ChatModel";
+  }
+
+  override lc_serializable = false;
+
+  readonly model: BaseChatModel | Runnable<BaseLanguageModelInput, AIMessageChunk>;
+  readonly memory: MemoryBackend;
+  readonly scope: MemoryScope;
+  readonly topK: number;
+  readonly threshold?: number;
+  readonly queryWindow: number;
+  readonly retrieval: RetrievalMode;
+  readonly injection: InjectionTarget;
+  readonly systemPrompt: string;
+  readonly storeMode: StoreMode;
+  /** Stores conversations; absent when `store: "off"`. */
+  readonly handler?: Mem0MemoryCallbackHandler;
+
+  private readonly fields: Mem0ChatModelFields;
+  private readonly formatMemories: MemoryFormatter;
+
+  constructor(fields: Mem0ChatModelFields) {
+    if (!fields?.model) {
+      throw new Mem0ConfigError("Mem0ChatModel needs `model`: the chat model to give memory to.");
+    }
+    if (!fields.memory || typeof fields.memory.search !== "function") {
+      throw new Mem0ConfigError(
+        "Mem0ChatModel needs `memory`: a MemoryBackend such as `new Memory({ llm, embeddings })`.",
+      );
+    }
+    const storeMode = fields.store ?? "background";
+    const handler =
+      storeMode === "off"
+        ? undefined
+        : (fields.handler ??
+          new Mem0MemoryCallbackHandler({
+            backend: fields.memory,
+            metadata: fields.memoryMetadata,
+            infer: fields.infer,
+            mode: storeMode,
+            queue: new WriteQueue(fields.writeQueue),
+            throwOnError: fields.onMemoryError === "throw",
+            onError: fields.onError
+              ? (failure: MemoryWriteFailure) =>
+                  fields.onError?.(failure.error, { stage: "store", ...failure })
+              : undefined,
+          }));
+    const userCallbacks = fields.callbacks;
+    if (handler && userCallbacks !== undefined && !Array.isArray(userCallbacks)) {
+      throw new Mem0ConfigError(
+        "Mem0ChatModel takes constructor `callbacks` as an array of handlers; pass a " +
+          "CallbackManager per call instead.",
+      );
+    }
+    super({
+      ...fields,
+      callbacks: handler ? [...((userCallbacks as BaseCallbackHandler[]) ?? []), handler] : userCallbacks,
+    });
+    this.fields = fields;
+    this.model = fields.model;
+    this.memory = fields.memory;
+    this.scope = scopeFromRecord(fields);
+    this.topK = fields.topK ?? 10;
+    this.threshold = fields.threshold;
+    this.queryWindow = fields.queryWindow ?? 6;
+    this.retrieval = fields.retrieval ?? "user_turn";
+    this.injection = fields.injection ?? "user";
+    this.systemPrompt = fields.systemPrompt ?? DEFAULT_MEMORY_SYSTEM_PROMPT;
+    this.formatMemories = fields.formatMemories ?? formatMemoryBlock;
+    this.storeMode = storeMode;
+    this.handler = handler;
+  }
+
+  _llmType(): string {
+    return "mem0";
+  }
+
+  /** Waits until every conversation handed to storage so far has been stored (or reported). */
+  async flush(): Promise<void> {
+    await this.handler?.queue.flush();
+  }
+
+  /** Flushes pending writes and refuses new ones. */
+  async close(): Promise<void> {
+    await this.handler?.queue.close();
+  }
+
+  /** The innermost chat model, looking through `bindTools` / `withConfig` bindings. */
+  get innerChatModel(): BaseChatModel | undefined {
+    let runnable: unknown = this.model;
+    while (RunnableBinding.isRunnableBinding(runnable)) runnable = runnable.bound;
+    return runnable instanceof BaseChatModel ? runnable : undefined;
+  }
+
+  override get profile(): ModelProfile {
+    return this.innerChatModel?.profile ?? {};
+  }
+
+  override getLsParams(options: this["ParsedCallOptions"]): LangSmithParams {
+    return this.innerChatModel?.getLsParams(options as never) ?? super.getLsParams(options);
+  }
+
+  protected override _separateRunnableConfigFromCallOptionsCompat(
+    options?: Partial<Mem0ChatModelCallOptions>,
+  ): [RunnableConfig, this["ParsedCallOptions"]] {
+    const [config, callOptions] = super._separateRunnableConfigFromCallOptionsCompat(options);
+    // Core strips `configurable` before _generate; carry the ids over as call options.
+    const fromConfig = scopeFromRecord(config.configurable);
+    callOptions.user_id ??= fromConfig.userId;
+    callOptions.agent_id ??= fromConfig.agentId;
+    callOptions.run_id ??= fromConfig.runId;
+    return [config, callOptions];
+  }
+
+  /** A copy of this model around another inner runnable, sharing memory and write queue. */
+  private withInner(model: Runnable<BaseLanguageModelInput, AIMessageChunk>): Mem0ChatModel {
+    return new Mem0ChatModel({ ...this.fields, model, handler: this.handler });
+  }
+
+  override bindTools(
+    tools: BindToolsInput[],
+    kwargs?: Partial<Mem0ChatModelCallOptions>,
+  ): Mem0ChatModel {
+    const inner = this.model as BaseChatModel;
+    if (typeof inner.bindTools !== "function") {
+      throw new Mem0ConfigError(
+        "The wrapped model does not support bindTools; wrap the chat model itself, not a " +
+          "runnable derived from it.",
+      );
+    }
+    return this.withInner(inner.bindTools(tools, kwargs as never));
+  }
+
+  override withStructuredOutput<RunOutput extends Record<string, unknown>>(
+    outputSchema: Parameters<BaseChatModel["withStructuredOutput"]>[0],
+    config?: StructuredOutputMethodOptions<boolean>,
+  ): Runnable<BaseLanguageModelInput, RunOutput> {
+    const inner = this.model as BaseChatModel;
+    if (typeof inner.withStructuredOutput !== "function") {
+      throw new Mem0ConfigError("The wrapped model does not support withStructuredOutput.");
+    }
+    // Memory first, then the inner model's own implementation (keeps its native JSON mode).
+    const structured = inner.withStructuredOutput(outputSchema as never, config as never) as Runnable<
+      BaseMessage[],
+      Record<string, unknown>
+    >;
+    return RunnableLambda.from(async (input: BaseLanguageModelInput, runConfig?: RunnableConfig) => {
+      const messages = BaseChatModel._convertInputToPromptValue(input).toChatMessages();
+      const scope = this.resolveScope(scopeFromRecord(runConfig?.configurable));
+      const callbacks = await CallbackManager.configure(runConfig?.callbacks);
+      const prepared = await this.prepare(messages, scope, {
+        signal: runConfig?.signal,
+        callbacks,
+      });
+      const output = await structured.invoke(prepared, runConfig);
+      const parsed = config?.includeRaw ? (output as { parsed?: unknown }).parsed : output;
+      if (this.handler && parsed !== undefined && parsed !== null) {
+        await this.handler.store({ messages, scope }, new AIMessage(JSON.stringify(parsed)));
+      }
+      return output as RunOutput;
+    }).withConfig({ runName: "Mem0StructuredOutput" });
+  }
+
+  /** Scope of a call: call options over `configurable` over the constructor's ids. */
+  private resolveScope(callScope: MemoryScope): MemoryScope {
+    return requireScope(mergeScopes(callScope, this.scope), MISSING_SCOPE_HINT);
+  }
+
+  private callScope(options: this["ParsedCallOptions"]): MemoryScope {
+    return this.resolveScope(
+      scopeFromRecord({ user_id: options.user_id, agent_id: options.agent_id, run_id: options.run_id }),
+    );
+  }
+
+  private shouldRetrieve(messages: BaseMessage[]): boolean {
+    if (this.retrieval === "off") return false;
+    if (this.retrieval === "always") return true;
+    const last = messages.at(-1);
+    return last !== undefined && messageRole(last) === "user";
+  }
+
+  private reportError(error: unknown, context: MemoryErrorContext) {
+    if (this.fields.onError) this.fields.onError(error, context);
+    else {
+      const reason = error instanceof Error ? error.message : String(error);
+      console.warn(`[langchain-mem0] memory ${context.stage} failed, continuing without: ${reason}`);
+    }
+  }
+
+  /** Retrieval as its own retriever run, so tracing shows the query and the memories. */
+  private async retrieve(
+    query: string,
+    scope: MemoryScope,
+    options: { signal?: AbortSignal; filters?: MetadataFilter; callbacks?: CallbackManager },
+  ): Promise<SearchResult> {
+    const run = await options.callbacks?.handleRetrieverStart(
+      RETRIEVER_SERIALIZED,
+      query,
+      undefined,
+      undefined,
+      undefined,
+      { user_id: scope.userId, agent_id: scope.agentId, run_id: scope.runId },
+      "Mem0MemoryRetrieval",
+    );
+    try {
+      const result = await this.memory.search(query, scope, {
+        topK: this.topK,
+        threshold: this.threshold,
+        filters: options.filters ?? this.fields.filters,
+        signal: options.signal,
+      });
+      await run?.handleRetrieverEnd([
+        ...result.results.map(
+          (item) =>
+            new Document({
+              pageContent: item.memory,
+              metadata: { type: "memory", id: item.id, score: item.score, ...item.metadata },
+            }),
+        ),
+        ...(result.relations ?? []).map(
+          (relation) =>
+            new Document({ pageContent: formatRelation(relation), metadata: { type: "relation", ...relation } }),
+        ),
+      ]);
+      return result;
+    } catch (error) {
+      await run?.handleRetrieverError(error);
+      throw error;
+    }
+  }
+
+  /** Steps 2–3 of a call: retrieve for the scope, then return the messages with memories. */
+  private async prepare(
+    messages: BaseMessage[],
+    scope: MemoryScope,
+    options: { signal?: AbortSignal; filters?: MetadataFilter; callbacks?: CallbackManager },
+  ): Promise<BaseMessage[]> {
+    options.signal?.throwIfAborted();
+    if (!this.shouldRetrieve(messages)) return messages;
+    const query = buildSearchQuery(messages, this.queryWindow);
+    if (!query) return messages;
+    let result: SearchResult;
+    try {
+      result = await this.retrieve(query, scope, options);
+    } catch (error) {
+      options.signal?.throwIfAborted();
+      if (this.fields.onMemoryError === "throw") throw error;
+      this.reportError(error, { stage: "retrieve", scope });
+      return messages;
+    }
+    options.signal?.throwIfAborted();
+    return injectMemories(messages, this.formatMemories(result), {
+      target: this.injection,
+      systemPrompt: this.systemPrompt,
+    });
+  }
+
+  /** Scope, memory-aware messages and inner call options of one call. */
+  private async startCall(
+    messages: BaseMessage[],
+    options: this["ParsedCallOptions"],
+    runManager?: CallbackManagerForLLMRun,
+  ) {
+    const scope = this.callScope(options);
+    const metadata = { ...this.fields.memoryMetadata, ...options.memoryMetadata };
+    if (runManager) this.handler?.bindRun(runManager.runId, scope, { metadata, events: runManager });
+    const prepared = await this.prepare(messages, scope, {
+      signal: options.signal,
+      filters: options.filters,
+      callbacks: childCallbacks(runManager),
+    });
+    const innerOptions: Record<string, unknown> = { ...options };
+    for (const key of ["user_id", "agent_id", "run_id", "filters", "memoryMetadata", "promptIndex"] satisfies (
+      | OwnCallOptionKey
+      | "promptIndex"
+    )[]) {
+      delete innerOptions[key];
+    }
+    // The wrapper re-emits every token; the inner run must not, or streams see them twice.
+    innerOptions.callbacks = childCallbacks(runManager, ["langsmith:nostream"]);
+    return { prepared, innerOptions };
+  }
+
+  async _generate(
+    messages: BaseMessage[],
+    options: this["ParsedCallOptions"],
+    runManager?: CallbackManagerForLLMRun,
+  ): Promise<ChatResult> {
+    const { prepared, innerOptions } = await this.startCall(messages, options, runManager);
+    const message = await this.model.invoke(prepared, innerOptions);
+    const usage = message.usage_metadata;
+    return {
+      generations: [{ message, text: message.text }],
+      llmOutput: usage
+        ? {
+            tokenUsage: {
+              promptTokens: usage.input_tokens,
+              completionTokens: usage.output_tokens,
+              totalTokens: usage.total_tokens,
+            },
+          }
+        : undefined,
+    };
+  }
+
+  override async *_streamResponseChunks(
+    messages: BaseMessage[],
+    options: this["ParsedCallOptions"],
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    const { prepared, innerOptions } = await this.startCall(messages, options, runManager);
+    for await (const message of await this.model.stream(prepared, innerOptions)) {
+      const chunk = new ChatGenerationChunk({ message, text: message.text });
+      yield chunk;
+      await runManager?.handleLLMNewToken(chunk.text, undefined, undefined, undefined, undefined, {
+        chunk,
+      });
+    }
+  }
+}

@@ -1,0 +1,35 @@
+/** Base class of every error this package throws on purpose. */
+export class Mem0Error extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A call had no memory scope: no user, agent or run id could be resolved. */
+export class MissingScopeError extends Mem0Error {}
+
+/** Configuration that cannot work: wrong option, missing package, unknown provider. */
+export class Mem0ConfigError extends Mem0Error {}
+
+/** Input that cannot be processed: malformed messages, bad filters, bad ids. */
+export class Mem0InputError extends Mem0Error {}
+
+/** The store was created with another embedding model or dimension than the one in use. */
+export class EmbedderMismatchError extends Mem0Error {}
+
+/**
+ * The extraction LLM returned nothing usable (empty, refused, or unparsable even after a
+ * repair attempt). `rawOutput` holds what the model said, for debugging.
+ */
+export class MemoryExtractionError extends Mem0Error {
+  readonly rawOutput: string;
+
+  constructor(message: string, rawOutput: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.rawOutput = rawOutput;
+  }
+}
+
+/** A memory operation failed after all retries; `cause` holds the last underlying error. */
+export class MemoryOperationError extends Mem0Error {}

@@ -1,0 +1,107 @@
+import {
+  EmbedderMismatchError,
+  Mem0ConfigError,
+  Mem0InputError,
+  MemoryExtractionError,
+  MemoryOperationError,
+  MissingScopeError,
+} from "./errors.js";
+
+export interface WriteQueueOptions {
+  /** Attempts after the first one before a write is given up (default 3). */
+  maxRetries?: number;
+  /** Delay before the first retry, doubled each time, with jitter (default 250 ms). */
+  initialDelayMs?: number;
+  /** Upper bound of one retry delay (default 5000 ms). */
+  maxDelayMs?: number;
+}
+
+/** What the queue knows of a write, handed back when it fails for good. */
+export interface WriteTask<T> {
+  /** Writes with the same key run one after another, in enqueue order. */
+  key: string;
+  run: () => Promise<T>;
+  /** Anything that lets the failure handler recover the write (the conversation, its scope). */
+  context?: unknown;
+}
+
+export type WriteOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** Errors that a retry cannot fix. */
+function isPermanent(error: unknown): boolean {
+  return (
+    error instanceof Mem0InputError ||
+    error instanceof MissingScopeError ||
+    error instanceof Mem0ConfigError ||
+    error instanceof EmbedderMismatchError ||
+    error instanceof MemoryExtractionError
+  );
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Background writes: ordered per key, parallel across keys, retried with backoff. A write
+ * never rejects into its caller: the outcome says whether it failed, so the owner can report
+ * it instead of losing it.
+ */
+export class WriteQueue {
+  private readonly maxRetries: number;
+  private readonly initialDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(options: WriteQueueOptions = {}) {
+    this.maxRetries = options.maxRetries ?? 3;
+    this.initialDelayMs = options.initialDelayMs ?? 250;
+    this.maxDelayMs = options.maxDelayMs ?? 5000;
+  }
+
+  /** Number of writes enqueued and not yet settled. */
+  get pending(): number {
+    return this.inFlight.size;
+  }
+
+  enqueue<T>(task: WriteTask<T>): Promise<WriteOutcome<T>> {
+    if (this.closed) {
+      return Promise.resolve({
+        ok: false,
+        error: new MemoryOperationError("The memory write queue is closed; create a new model."),
+      });
+    }
+    const previous = this.tails.get(task.key) ?? Promise.resolve();
+    const outcome = previous.then(() => this.runWithRetries(task));
+    this.tails.set(task.key, outcome);
+    this.inFlight.add(outcome);
+    void outcome.then(() => {
+      this.inFlight.delete(outcome);
+      if (this.tails.get(task.key) === outcome) this.tails.delete(task.key);
+    });
+    return outcome;
+  }
+
+  /** Resolves when every write enqueued so far, and any enqueued meanwhile, has settled. */
+  async flush(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
+  /** Flushes, then refuses new writes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  private async runWithRetries<T>(task: WriteTask<T>): Promise<WriteOutcome<T>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return { ok: true, value: await task.run() };
+      } catch (error) {
+        if (attempt >= this.maxRetries || isPermanent(error)) return { ok: false, error };
+        const base = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** attempt);
+        await sleep(base / 2 + Math.random() * (base / 2));
+      }
+    }
+  }
+}
