@@ -6,6 +6,7 @@ import {
   MemoryOperationError,
   MissingScopeError,
 } from "./errors.js";
+import { KeyedLock } from "./keyed_lock.js";
 
 export interface WriteQueueOptions {
   /** Attempts after the first one before a write is given up (default 3). */
@@ -16,13 +17,11 @@ export interface WriteQueueOptions {
   maxDelayMs?: number;
 }
 
-/** What the queue knows of a write, handed back when it fails for good. */
+/** One write: its ordering key and the work. */
 export interface WriteTask<T> {
   /** Writes with the same key run one after another, in enqueue order. */
   key: string;
   run: () => Promise<T>;
-  /** Anything that lets the failure handler recover the write (the conversation, its scope). */
-  context?: unknown;
 }
 
 export type WriteOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -49,7 +48,7 @@ export class WriteQueue {
   private readonly maxRetries: number;
   private readonly initialDelayMs: number;
   private readonly maxDelayMs: number;
-  private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly lock = new KeyedLock();
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
 
@@ -71,14 +70,9 @@ export class WriteQueue {
         error: new MemoryOperationError("The memory write queue is closed; create a new model."),
       });
     }
-    const previous = this.tails.get(task.key) ?? Promise.resolve();
-    const outcome = previous.then(() => this.runWithRetries(task));
-    this.tails.set(task.key, outcome);
+    const outcome = this.lock.run(task.key, () => this.runWithRetries(task));
     this.inFlight.add(outcome);
-    void outcome.then(() => {
-      this.inFlight.delete(outcome);
-      if (this.tails.get(task.key) === outcome) this.tails.delete(task.key);
-    });
+    void outcome.then(() => this.inFlight.delete(outcome));
     return outcome;
   }
 

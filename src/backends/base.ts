@@ -54,6 +54,8 @@ export interface AddOptions {
   metadata?: MemoryMetadata;
   /** `true` (default): extract facts with the LLM; `false`: store messages verbatim. */
   infer?: boolean;
+  /** When the conversation happened; relative dates are resolved against it (default: now). */
+  timestamp?: Date | string | number;
   signal?: AbortSignal;
 }
 

@@ -1,0 +1,15 @@
+export { hashEmbedding, HashEmbeddings, type HashEmbeddingsParams } from "./embeddings.js";
+export {
+  FakeOpenAIServer,
+  type FakeChatHandler,
+  type FakeChatMessage,
+  type FakeChatReply,
+  type FakeChatRequest,
+  type FakeEmbeddingRequest,
+  type FakeFault,
+  type FakeFaultTarget,
+  type FakeOpenAIServerOptions,
+  type FakeRecordedRequest,
+  type FakeToolCall,
+  type FakeUsage,
+} from "./server.js";
