@@ -6,6 +6,7 @@ import { ChatOpenAI, OpenAIEmbeddings } from "@langchain/openai";
 import { Memory } from "../src/backends/memory.js";
 import { Mem0ChatModel } from "../src/chat_models.js";
 import { EmbedderMismatchError, MemoryExtractionError } from "../src/errors.js";
+import type { MetadataFilter } from "../src/stores/filters.js";
 import { SqliteStore } from "../src/stores/sqlite.js";
 import { FakeOpenAIServer, HashEmbeddings } from "../src/testing/index.js";
 
@@ -164,12 +165,12 @@ describe("Memory storage and search", () => {
     await memory.add(["Apple pie recipe"], alice, { infer: false, metadata: { kind: "recipe", rating: 5 } });
     await memory.add(["Apple stock price"], alice, { infer: false, metadata: { kind: "finance", rating: 2 } });
     await memory.add(["Banana bread recipe"], alice, { infer: false, metadata: { kind: "recipe", rating: 3 } });
-    const texts = async (filters: object) =>
+    const texts = async (filters: MetadataFilter) =>
       (await memory.search("apple", alice, { filters })).results.map((r) => r.memory).sort();
     expect(await texts({ kind: "recipe" })).toEqual(["Apple pie recipe", "Banana bread recipe"]);
     expect(await texts({ rating: { gte: 3 }, kind: { in: ["recipe"] } })).toEqual(["Apple pie recipe", "Banana bread recipe"]);
     expect(await texts({ OR: [{ kind: "finance" }, { rating: 5 }] })).toEqual(["Apple pie recipe", "Apple stock price"]);
-    await expect(memory.search("apple", alice, { filters: { rating: { near: 3 } } as object })).rejects.toThrow(/unknown operator "near"/);
+    await expect(memory.search("apple", alice, { filters: { rating: { near: 3 } } as MetadataFilter })).rejects.toThrow(/unknown operator "near"/);
     await memory.close();
   });
 

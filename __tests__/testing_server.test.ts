@@ -96,7 +96,7 @@ describe("FakeOpenAIServer chat completions", () => {
     expect(recorded.headers.authorization).toBe("Bearer test");
   });
 
-  test("queued replies are consumed first in, first out, then the handler, then the echo", async () => {
+  test("replies come from the queue (FIFO), then the handler, then the echo", async () => {
     const model = chatModel();
     server.enqueue("first", "second");
     expect((await model.invoke("a")).content).toBe("first");
@@ -147,7 +147,7 @@ describe("FakeOpenAIServer chat completions", () => {
     expect(server.chatRequests[0].tools?.[0].function?.name).toBe("get_weather");
   });
 
-  test("streamed tool calls arrive in several chunks and aggregate into a parsed call", async () => {
+  test("streamed tool calls span several chunks and aggregate into a parsed call", async () => {
     server.enqueue({
       content: "Let me check.",
       toolCalls: [

@@ -28,6 +28,7 @@ import type {
   SearchOptions,
   SearchResult,
 } from "./base.js";
+import { resolveMemoryConfig, type MemoryConfig } from "./config.js";
 import { MemoryExtractor } from "./extraction.js";
 
 /** Everything the engine needs from storage; `SqliteStore` provides all of it. */
@@ -54,7 +55,7 @@ export interface MemoryOptions {
   keywordWeight?: number;
 }
 
-export interface GetAllOptions extends ListOptions {}
+export type GetAllOptions = ListOptions;
 
 export interface GetAllResult {
   results: MemoryItem[];
@@ -129,6 +130,14 @@ export class Memory implements MemoryBackend {
     this.similarMemories = options.similarMemories ?? 10;
     this.contextMessages = options.contextMessages ?? 6;
     this.keywordWeight = options.keywordWeight ?? 0.3;
+  }
+
+  /**
+   * Builds an engine from a Mem0-style dictionary config (`llm`, `embedder`, `vector_store`,
+   * `history_db_path`, ...), mapped to LangChain classes; see {@link MemoryConfig}.
+   */
+  static async fromConfig(config: MemoryConfig): Promise<Memory> {
+    return new Memory(await resolveMemoryConfig(config));
   }
 
   /** Checks once that the store was built with this embedder and dimension. */

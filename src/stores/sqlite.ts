@@ -75,10 +75,9 @@ export const MIGRATIONS: readonly Migration[] = [
         updated_at TEXT NOT NULL,
         UNIQUE (scope_key, hash)
       );
-      CREATE INDEX memories_user ON memories (user_id);
-      CREATE INDEX memories_agent ON memories (agent_id);
-      CREATE INDEX memories_run ON memories (run_id);
-      CREATE INDEX memories_created ON memories (created_at, id);
+      CREATE INDEX memories_user ON memories (user_id, created_at, id);
+      CREATE INDEX memories_agent ON memories (agent_id, created_at, id);
+      CREATE INDEX memories_run ON memories (run_id, created_at, id);
 
       CREATE VIRTUAL TABLE memories_fts USING fts5 (
         text,

@@ -2,7 +2,7 @@ import { Embeddings, type EmbeddingsParams } from "@langchain/core/embeddings";
 
 /** Weight of a whole-word feature. */
 const WORD_WEIGHT = 1;
-/** Weight of a character-trigram feature: enough to relate "memory" and "memories", less than a shared word. */
+/** Weight of a character-trigram feature: relates "memory" and "memories", below a shared word. */
 const TRIGRAM_WEIGHT = 0.3;
 
 const WORD_PATTERN = /[\p{L}\p{N}]+/gu;

@@ -13,3 +13,4 @@ export {
   type FakeToolCall,
   type FakeUsage,
 } from "./server.js";
+export { createDemoHandler } from "./demo.js";

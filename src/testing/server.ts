@@ -26,7 +26,7 @@ export interface FakeToolCall {
   name: string;
   /** Arguments; a string is sent verbatim (to test malformed arguments), anything else as JSON. */
   arguments: unknown;
-  /** Tool call id (default: a generated `call_fake_<n>`). */
+  /** Tool call id (default: a generated `call_fake-<n>`). */
   id?: string;
 }
 
@@ -147,7 +147,7 @@ const MODELS = ["gpt-4o-mini", "text-embedding-3-small"];
 
 const SYSTEM_FINGERPRINT = "fp_fake";
 
-/** Size of the argument pieces of a streamed tool call, small enough to split any real call. */
+/** Length of the argument pieces of a streamed tool call: even short calls span several deltas. */
 const ARGUMENT_PIECE_LENGTH = 8;
 
 /** The model's answer to one chat request, independent of JSON or SSE delivery. */
@@ -306,14 +306,17 @@ export class FakeOpenAIServer {
     } catch (error) {
       // Nobody is left to answer when the client went away or the server closed.
       if (controller.signal.aborted) return;
-      const message = error instanceof Error ? error.message : String(error);
       if (res.headersSent) res.destroy();
-      else if (error instanceof BadRequestError) sendError(res, 400, message);
-      else sendError(res, 500, `FakeOpenAIServer failed: ${message}`);
+      else if (error instanceof BadRequestError) sendError(res, 400, error.message);
+      else sendError(res, 500, `FakeOpenAIServer failed: ${errorMessage(error)}`);
     }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse, signal: AbortSignal) {
+  private async route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
     const method = req.method ?? "GET";
     const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
     const rawBody = await readBody(req);
@@ -338,23 +341,24 @@ export class FakeOpenAIServer {
     }
     if (!bodyIsJson) throw new BadRequestError("The request body is not valid JSON.");
 
+    // Parse before any fault, so a faulted request is still validated and recorded.
+    let answer: () => void | Promise<void>;
+    let streaming = false;
     if (route === "chat") {
       const request = parseChatRequest(body);
       this.chatLog.push(request);
-      const fault = this.takeFault(route);
-      if (fault) await sendFault(res, fault, signal, request.stream === true);
-      else await this.answerChat(request, res, signal);
+      streaming = request.stream === true;
+      answer = () => this.answerChat(request, res, signal);
     } else if (route === "embeddings") {
       const request = parseEmbeddingRequest(body);
       this.embeddingLog.push(request);
-      const fault = this.takeFault(route);
-      if (fault) await sendFault(res, fault, signal, false);
-      else this.answerEmbeddings(request, res);
+      answer = () => this.answerEmbeddings(request, res);
     } else {
-      const fault = this.takeFault(route);
-      if (fault) await sendFault(res, fault, signal, false);
-      else sendJson(res, 200, { object: "list", data: MODELS.map(describeModel) });
+      answer = () => sendJson(res, 200, { object: "list", data: MODELS.map(describeModel) });
     }
+    const fault = this.takeFault(route);
+    if (fault) await sendFault(res, fault, signal, streaming);
+    else await answer();
   }
 
   private takeFault(route: Route): FakeFault | undefined {
@@ -369,7 +373,11 @@ export class FakeOpenAIServer {
     return entry.fault;
   }
 
-  private async answerChat(request: FakeChatRequest, res: ServerResponse, signal: AbortSignal) {
+  private async answerChat(
+    request: FakeChatRequest,
+    res: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
     let reply: FakeChatReply;
     try {
       reply =
@@ -377,8 +385,7 @@ export class FakeOpenAIServer {
         (this.handler ? await this.handler(request) : `Echo: ${request.lastUserText}`);
     } catch (error) {
       // A 400, not a 500: clients retry 5xx, which would hide the test's bug behind backoff.
-      const message = error instanceof Error ? error.message : String(error);
-      throw new BadRequestError(`FakeOpenAIServer chat handler failed: ${message}`);
+      throw new BadRequestError(`FakeOpenAIServer chat handler failed: ${errorMessage(error)}`);
     }
     const completion = resolveReply(reply, request, () => this.nextId("call_fake"));
     if (typeof reply === "object" && reply.delayMs) {
@@ -436,6 +443,10 @@ export class FakeOpenAIServer {
   }
 }
 
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -473,7 +484,8 @@ function parseEmbeddingRequest(body: unknown): FakeEmbeddingRequest {
     Array.isArray(input) && input.length > 0 && input.every((item) => typeof item === "string");
   if (!isText && !isTextList) {
     throw new BadRequestError(
-      "'input' must be a string or a non-empty array of strings; token arrays are not supported by FakeOpenAIServer.",
+      "'input' must be a string or a non-empty array of strings: " +
+        "token arrays are not supported by FakeOpenAIServer.",
     );
   }
   if (encodingFormat !== undefined && encodingFormat !== "float" && encodingFormat !== "base64") {

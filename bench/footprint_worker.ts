@@ -1,0 +1,72 @@
+/**
+ * Child process of the footprint section: loads N memories into one system in a fresh
+ * process, searches once (so caches are filled as in use), and reports its RSS and the size
+ * of its files. Run by footprint.ts with `--expose-gc`; answers over IPC.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { Memory } from "../src/backends/memory.js";
+import { HashEmbeddings } from "../src/testing/index.js";
+import { memoryTexts, queryText } from "./corpus.js";
+import { createMem0, loadTexts, mem0System, oursSystem, type MemorySystem } from "./systems.js";
+
+export type FootprintSystem = "ours" | "mem0";
+
+export interface FootprintSample {
+  system: FootprintSystem;
+  memories: number;
+  rssEmptyBytes: number;
+  rssLoadedBytes: number;
+  heapUsedLoadedBytes: number;
+  diskBytes: number;
+  files: Record<string, number>;
+  loadMs: number;
+}
+
+const USER = "footprint-user";
+
+function rssAfterGc(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().rss;
+}
+
+async function open(system: FootprintSystem, dir: string): Promise<MemorySystem> {
+  const embeddings = new HashEmbeddings({ dimensions: 384 });
+  if (system === "ours")
+    return oursSystem("ours", new Memory({ embeddings, path: path.join(dir, "memory.db") }));
+  const mem0 = await createMem0({ dbPath: path.join(dir, "vector_store.db"), embeddings });
+  await mem0.getAll({ filters: { user_id: USER } }); // finishes its asynchronous start-up
+  return mem0System("mem0ai", mem0);
+}
+
+async function measure(
+  system: FootprintSystem,
+  memories: number,
+  dir: string,
+): Promise<FootprintSample> {
+  const store = await open(system, dir);
+  const rssEmptyBytes = rssAfterGc();
+  const loadMs = await loadTexts(store, USER, memories, memoryTexts);
+  await store.search(queryText(0), USER, 10);
+  const rssLoadedBytes = rssAfterGc();
+  const heapUsedLoadedBytes = process.memoryUsage().heapUsed;
+  await store.close();
+  const files = Object.fromEntries(
+    fs.readdirSync(dir).map((name) => [name, fs.statSync(path.join(dir, name)).size]),
+  );
+  const diskBytes = Object.values(files).reduce((sum, size) => sum + size, 0);
+  return {
+    system,
+    memories,
+    rssEmptyBytes,
+    rssLoadedBytes,
+    heapUsedLoadedBytes,
+    diskBytes,
+    files,
+    loadMs,
+  };
+}
+
+const [system, memories, dir] = process.argv.slice(2);
+const sample = await measure(system as FootprintSystem, Number(memories), dir);
+process.send?.(sample);

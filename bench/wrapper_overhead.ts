@@ -1,0 +1,256 @@
+/**
+ * Section 3: what `Mem0ChatModel` adds to a call of a zero-latency model for a user with 10k
+ * memories (retrieval, injection, callbacks), for `invoke` and for the first token of `stream`,
+ * and proof that background storage keeps the extraction call off the answer path.
+ */
+import path from "node:path";
+import { HumanMessage, type BaseMessage } from "@langchain/core/messages";
+import { FakeListChatModel } from "@langchain/core/utils/testing";
+import { ChatOpenAI } from "@langchain/openai";
+import { Memory } from "../src/backends/memory.js";
+import type { StoreMode } from "../src/callbacks.js";
+import { Mem0ChatModel } from "../src/chat_models.js";
+import { FakeOpenAIServer, HashEmbeddings } from "../src/testing/index.js";
+import { memoryTexts, queryText } from "./corpus.js";
+import type { BenchContext, SectionResult } from "./report.js";
+import { markdownTable, ms, pct, summarize, type Summary } from "./stats.js";
+import { loadTexts, oursSystem } from "./systems.js";
+
+const DIMENSIONS = 384;
+const MEMORIES = 10_000;
+const USER = "bench-user";
+const WARMUP = 20;
+/** Latency of the (fake, remote) extraction LLM in the storage experiment. */
+const EXTRACTION_LATENCY_MS = 100;
+const STORAGE_CALLS = 30;
+
+/** HashEmbeddings that also adds up the time spent embedding queries. */
+class TimedEmbeddings extends HashEmbeddings {
+  queryMs = 0;
+
+  override async embedQuery(text: string): Promise<number[]> {
+    const start = performance.now();
+    try {
+      return await super.embedQuery(text);
+    } finally {
+      this.queryMs += performance.now() - start;
+    }
+  }
+}
+
+const answerModel = () =>
+  new FakeListChatModel({ responses: ["Here is a short answer from the model."] });
+
+interface CallTiming {
+  /** Time to the answer (invoke) or to the first chunk (stream). */
+  ms: number;
+  embeddingMs: number;
+}
+
+async function timeInvoke(
+  model: FakeListChatModel | Mem0ChatModel,
+  messages: BaseMessage[],
+): Promise<number> {
+  const start = performance.now();
+  await model.invoke(messages);
+  return performance.now() - start;
+}
+
+async function timeFirstToken(
+  model: FakeListChatModel | Mem0ChatModel,
+  messages: BaseMessage[],
+): Promise<number> {
+  const start = performance.now();
+  let first = Number.NaN;
+  for await (const _chunk of await model.stream(messages)) {
+    if (Number.isNaN(first)) first = performance.now() - start;
+  }
+  return first;
+}
+
+/** Paired runs of the bare and the wrapped model, interleaved so drift affects both alike. */
+async function paired(
+  iterations: number,
+  embeddings: TimedEmbeddings,
+  bare: FakeListChatModel,
+  wrapped: Mem0ChatModel,
+  time: (model: FakeListChatModel | Mem0ChatModel, messages: BaseMessage[]) => Promise<number>,
+) {
+  const bareMs: number[] = [];
+  const wrappedCalls: CallTiming[] = [];
+  for (let i = 0; i < WARMUP + iterations; i++) {
+    const messages = [new HumanMessage(queryText(i))];
+    const bareTime = await time(bare, messages);
+    embeddings.queryMs = 0;
+    const wrappedTime = await time(wrapped, messages);
+    if (i < WARMUP) continue;
+    bareMs.push(bareTime);
+    wrappedCalls.push({ ms: wrappedTime, embeddingMs: embeddings.queryMs });
+  }
+  const bareSummary = summarize(bareMs);
+  const wrappedSummary = summarize(wrappedCalls.map((call) => call.ms));
+  const withoutEmbedding = summarize(wrappedCalls.map((call) => call.ms - call.embeddingMs));
+  return {
+    bare: bareSummary,
+    wrapped: wrappedSummary,
+    wrappedExcludingEmbedding: withoutEmbedding,
+    embedding: summarize(wrappedCalls.map((call) => call.embeddingMs)),
+    addedP50: wrappedSummary.p50 - bareSummary.p50,
+    addedP95: wrappedSummary.p95 - bareSummary.p95,
+    addedExcludingEmbeddingP50: withoutEmbedding.p50 - bareSummary.p50,
+    addedExcludingEmbeddingP95: withoutEmbedding.p95 - bareSummary.p95,
+  };
+}
+
+interface StorageFigures {
+  mode: StoreMode;
+  invoke: Summary;
+  /** Writes still in flight when `invoke` returned (background mode proves it did not wait). */
+  pendingAtReturn: number[];
+  memoriesStored: number;
+}
+
+/**
+ * The same wrapped call with storage off, in the background and awaited, where storing runs
+ * an extraction call that takes EXTRACTION_LATENCY_MS: background must cost what "off" costs.
+ */
+async function storageModes(
+  store: Memory["store"],
+  embeddings: HashEmbeddings,
+): Promise<StorageFigures[]> {
+  const server = await FakeOpenAIServer.start({ latencyMs: EXTRACTION_LATENCY_MS });
+  let fact = 0;
+  server.setHandler(() => ({
+    json: { add: [`Bench fact number ${++fact}`], update: [], delete: [] },
+  }));
+  const llm = new ChatOpenAI({
+    model: "gpt-4o-mini",
+    apiKey: "sk-bench",
+    maxRetries: 0,
+    configuration: { baseURL: server.baseURL },
+  });
+  const memory = new Memory({ llm, embeddings, store });
+  const count = async () =>
+    (await memory.getAll({ userId: USER }, { limit: 100_000 })).results.length;
+  const figures: StorageFigures[] = [];
+  try {
+    for (const mode of ["off", "background", "await"] as const) {
+      const model = new Mem0ChatModel({ model: answerModel(), memory, userId: USER, store: mode });
+      const before = await count();
+      const latencies: number[] = [];
+      const pendingAtReturn: number[] = [];
+      for (let i = 0; i < STORAGE_CALLS; i++) {
+        latencies.push(
+          await timeInvoke(model, [new HumanMessage(`Remember this: ${queryText(i)}`)]),
+        );
+        pendingAtReturn.push(model.handler?.queue.pending ?? 0);
+        await model.flush();
+      }
+      figures.push({
+        mode,
+        invoke: summarize(latencies),
+        pendingAtReturn,
+        memoriesStored: (await count()) - before,
+      });
+    }
+  } finally {
+    await server.close();
+  }
+  return figures;
+}
+
+export async function wrapperOverhead(context: BenchContext): Promise<SectionResult> {
+  const iterations = context.full ? 1000 : 200;
+  const embeddings = new TimedEmbeddings({ dimensions: DIMENSIONS });
+  const memory = new Memory({ embeddings, path: path.join(context.tmpDir, "wrapper.db") });
+  await loadTexts(oursSystem("ours", memory), USER, MEMORIES, memoryTexts);
+  const bare = answerModel();
+  const wrapped = new Mem0ChatModel({ model: answerModel(), memory, userId: USER, store: "off" });
+  const invoke = await paired(iterations, embeddings, bare, wrapped, timeInvoke);
+  const stream = await paired(iterations, embeddings, bare, wrapped, timeFirstToken);
+  // The same call with keyword fusion off, to show what the keyword (BM25) pass costs.
+  const vectorOnly = new Memory({ embeddings, store: memory.store, keywordWeight: 0 });
+  const wrappedVectorOnly = new Mem0ChatModel({
+    model: answerModel(),
+    memory: vectorOnly,
+    userId: USER,
+    store: "off",
+  });
+  const invokeVectorOnly = await paired(
+    iterations,
+    embeddings,
+    bare,
+    wrappedVectorOnly,
+    timeInvoke,
+  );
+  const storage = await storageModes(memory.store, embeddings);
+  await memory.close();
+
+  const overheadRow = (label: string, figures: typeof invoke) => [
+    label,
+    pct(figures.bare),
+    pct(figures.wrapped),
+    `${ms(figures.addedP50)} / ${ms(figures.addedP95)}`,
+    `${ms(figures.addedExcludingEmbeddingP50)} / ${ms(figures.addedExcludingEmbeddingP95)}`,
+  ];
+  const off = storage.find((entry) => entry.mode === "off")!;
+  const storageRows = storage.map((entry) => [
+    entry.mode,
+    pct(entry.invoke),
+    `${ms(entry.invoke.p50 - off.invoke.p50)} / ${ms(entry.invoke.p95 - off.invoke.p95)}`,
+    `${entry.pendingAtReturn.filter((n) => n > 0).length} / ${STORAGE_CALLS}`,
+    entry.memoriesStored,
+  ]);
+  return {
+    title: `3. Wrapper overhead (Mem0ChatModel around a zero-latency model, user with ${MEMORIES / 1000}k memories)`,
+    parameters: {
+      memories: MEMORIES,
+      iterations,
+      warmup: WARMUP,
+      embedder: `HashEmbeddings ${DIMENSIONS}-d, in process`,
+      innerModel: "FakeListChatModel (no delay)",
+      retrieval: "default: topK 10, hybrid search, injection into the user message",
+      storageExperiment: {
+        calls: STORAGE_CALLS,
+        extractionLatencyMs: EXTRACTION_LATENCY_MS,
+        extractionModel: "ChatOpenAI → FakeOpenAIServer",
+      },
+    },
+    figures: { invoke, stream, invokeVectorOnly, storage },
+    markdown: [
+      markdownTable(
+        [
+          "call",
+          "bare p50 / p95 / p99 ms",
+          "wrapped p50 / p95 / p99 ms",
+          "added p50 / p95 ms",
+          "added excl. embedding p50 / p95 ms",
+        ],
+        [
+          overheadRow("invoke", invoke),
+          overheadRow("stream, time to first token", stream),
+          overheadRow("invoke, vector-only retrieval (keywordWeight 0)", invokeVectorOnly),
+        ],
+      ),
+      "",
+      `Storage on the answer path (extraction LLM takes ${EXTRACTION_LATENCY_MS} ms; writes flushed between calls, outside the timing):`,
+      "",
+      markdownTable(
+        [
+          "store mode",
+          "invoke p50 / p95 / p99 ms",
+          "added vs off p50 / p95 ms",
+          "calls returning with the write still pending",
+          "memories stored",
+        ],
+        storageRows,
+      ),
+    ].join("\n"),
+    notes: [
+      "Added = wrapped − bare percentile. The wrapper's storage is off in the first table. The second table " +
+        "checks that storage stays off the answer path: 'added vs off' should be 0 for background mode " +
+        "(awaited mode pays the extraction call by design).",
+      "Target: ≤ 5 ms added at p95 excluding the embedding call; 0 ms added by (background) storage.",
+    ],
+  };
+}
