@@ -22,7 +22,11 @@ describe("Mem0ChatModel retrieval and injection", () => {
     expect(answer.content).toBe("Hello Alice!");
     const sent = inner.calls[0];
     expect(sent.map((m) => m.type)).toEqual(["system", "human"]);
-    expect(text(sent[1])).toMatch(new RegExp(`^${MEMORY_BLOCK_OPEN}[\\s\\S]*- Alice is vegetarian[\\s\\S]*What should I cook\\?$`));
+    expect(text(sent[1])).toMatch(
+      new RegExp(
+        `^${MEMORY_BLOCK_OPEN}[\\s\\S]*- Alice is vegetarian[\\s\\S]*What should I cook\\?$`,
+      ),
+    );
     expect(text(sent[1])).toContain("not instructions");
     expect(memory.searches[0].query).toBe("user: What should I cook?");
     expect(memory.searches[0].options?.topK).toBe(10);
@@ -52,7 +56,9 @@ describe("Mem0ChatModel retrieval and injection", () => {
     memory.remember("Alice likes tea", { userId: "alice" });
     memory.relations = [{ source: "alice", relation: "lives_in", destination: "berlin" }];
     await model.invoke("hello");
-    expect(text(inner.calls[0][1])).toMatch(/Facts:\n- Alice likes tea\n\nRelations:\n- alice —lives_in→ berlin/);
+    expect(text(inner.calls[0][1])).toMatch(
+      /Facts:\n- Alice likes tea\n\nRelations:\n- alice —lives_in→ berlin/,
+    );
   });
 
   it("builds the query from the last 6 messages and retrieves only on user turns", async () => {
@@ -65,7 +71,10 @@ describe("Mem0ChatModel retrieval and injection", () => {
 
   it("resolves the scope from configurable and call options, and fails fast without one", async () => {
     const memory = new FakeMemoryBackend();
-    const model = new Mem0ChatModel({ model: new RecordingChatModel({ responses: ["ok"] }), memory });
+    const model = new Mem0ChatModel({
+      model: new RecordingChatModel({ responses: ["ok"] }),
+      memory,
+    });
     await model.invoke("hi", { configurable: { user_id: "bob" } });
     await model.invoke("hi", { user_id: "carol", configurable: { user_id: "bob" } });
     expect(memory.searches.map((s) => s.scope)).toEqual([{ userId: "bob" }, { userId: "carol" }]);
@@ -90,10 +99,20 @@ describe("Mem0ChatModel retrieval and injection", () => {
     const events: { kind: string; runId: string; parentRunId?: string; payload?: unknown }[] = [];
     class Recorder extends BaseCallbackHandler {
       name = "recorder";
-      override async handleChatModelStart(_l: unknown, _m: unknown, runId: string, parentRunId?: string) {
+      override async handleChatModelStart(
+        _l: unknown,
+        _m: unknown,
+        runId: string,
+        parentRunId?: string,
+      ) {
         events.push({ kind: "chat", runId, parentRunId });
       }
-      override async handleRetrieverStart(_r: unknown, query: string, runId: string, parentRunId?: string) {
+      override async handleRetrieverStart(
+        _r: unknown,
+        query: string,
+        runId: string,
+        parentRunId?: string,
+      ) {
         events.push({ kind: "retriever", runId, parentRunId, payload: query });
       }
       override async handleRetrieverEnd(documents: unknown[], runId: string) {
@@ -101,7 +120,11 @@ describe("Mem0ChatModel retrieval and injection", () => {
       }
     }
     await model.invoke("hello", { callbacks: [new Recorder()] });
-    const [outer, retriever, inner] = [events[0], events.find((e) => e.kind === "retriever"), events[2]];
+    const [outer, retriever, inner] = [
+      events[0],
+      events.find((e) => e.kind === "retriever"),
+      events[2],
+    ];
     expect(outer.kind).toBe("chat");
     expect(retriever?.parentRunId).toBe(outer.runId);
     expect(retriever?.payload).toBe("user: hello");
@@ -142,7 +165,8 @@ describe("Mem0ChatModel storage", () => {
     const failures: unknown[] = [];
     const { memory, model } = setup({
       writeQueue: { maxRetries: 2, initialDelayMs: 1 },
-      onError: (error, context) => failures.push([String(error), context.stage, context.messages?.length]),
+      onError: (error, context) =>
+        failures.push([String(error), context.stage, context.messages?.length]),
     });
     memory.addErrors = [new Error("flaky")];
     await model.invoke("first");
@@ -173,7 +197,11 @@ describe("Mem0ChatModel storage", () => {
     const inner = new RecordingChatModel({ responses: ["ok"] });
     const model = new Mem0ChatModel({ model: inner, memory });
     const users = ["alice", "bob", "alice", "bob", "alice", "bob"];
-    await Promise.all(users.map((user, i) => model.invoke(`${user} message ${i}`, { configurable: { user_id: user } })));
+    await Promise.all(
+      users.map((user, i) =>
+        model.invoke(`${user} message ${i}`, { configurable: { user_id: user } }),
+      ),
+    );
     for (const call of inner.calls) {
       const prompt = call.map((m) => m.content).join("\n");
       const user = /(alice|bob) message/.exec(prompt)![1];
@@ -182,7 +210,9 @@ describe("Mem0ChatModel storage", () => {
       expect(prompt).not.toContain(`secret of ${other}`);
     }
     await model.flush();
-    const aliceWrites = memory.adds.filter((a) => a.scope.userId === "alice").map((a) => a.messages[0].content);
+    const aliceWrites = memory.adds
+      .filter((a) => a.scope.userId === "alice")
+      .map((a) => a.messages[0].content);
     expect(aliceWrites).toEqual(["alice message 0", "alice message 2", "alice message 4"]);
   });
 });

@@ -20,7 +20,12 @@ beforeEach(() => server.reset());
 function setup() {
   const memory = new FakeMemoryBackend();
   memory.remember("User lives in Berlin", { userId: "alice" });
-  const chat = new ChatOpenAI({ model: "gpt-4o-mini", apiKey: "test", configuration: { baseURL: server.baseURL }, maxRetries: 0 });
+  const chat = new ChatOpenAI({
+    model: "gpt-4o-mini",
+    apiKey: "test",
+    configuration: { baseURL: server.baseURL },
+    maxRetries: 0,
+  });
   const model = new Mem0ChatModel({ model: chat, memory, userId: "alice" });
   return { memory, chat, model };
 }
@@ -35,15 +40,23 @@ describe("Mem0ChatModel around ChatOpenAI", () => {
   it("sends the memory-aware request and stores the answer", async () => {
     const { memory, model } = setup();
     server.enqueue("Berlin is lovely.");
-    const answer = await model.invoke([new SystemMessage("Be brief."), new HumanMessage("Where do I live?")]);
+    const answer = await model.invoke([
+      new SystemMessage("Be brief."),
+      new HumanMessage("Where do I live?"),
+    ]);
     expect(answer.content).toBe("Berlin is lovely.");
     expect(answer.usage_metadata?.total_tokens).toBeGreaterThan(0);
     const sent = server.chatRequests[0].messages;
     expect(sent.map((m) => m.role)).toEqual(["system", "user"]);
     expect(sent[0].content).toBe("Be brief.");
-    expect(sent[1].content).toMatch(/<memory_context>[\s\S]*User lives in Berlin[\s\S]*<\/memory_context>\n\nWhere do I live\?$/);
+    expect(sent[1].content).toMatch(
+      /<memory_context>[\s\S]*User lives in Berlin[\s\S]*<\/memory_context>\n\nWhere do I live\?$/,
+    );
     await model.flush();
-    expect(memory.adds[0].messages.map((m) => m.content)).toEqual(["Where do I live?", "Berlin is lovely."]);
+    expect(memory.adds[0].messages.map((m) => m.content)).toEqual([
+      "Where do I live?",
+      "Berlin is lovely.",
+    ]);
   });
 
   it("streams token chunks one to one and stores the aggregate", async () => {
@@ -81,11 +94,16 @@ describe("Mem0ChatModel around ChatOpenAI", () => {
   it("passes tool-call conversations through unchanged", async () => {
     const { model } = setup();
     server.enqueue("It is sunny in Berlin.");
-    const answer = await model.bindTools([weather]).invoke([
-      new HumanMessage("Weather?"),
-      new AIMessage({ content: "", tool_calls: [{ id: "call_1", name: "get_weather", args: { city: "Berlin" } }] }),
-      new ToolMessage({ content: "Sunny in Berlin", tool_call_id: "call_1" }),
-    ]);
+    const answer = await model
+      .bindTools([weather])
+      .invoke([
+        new HumanMessage("Weather?"),
+        new AIMessage({
+          content: "",
+          tool_calls: [{ id: "call_1", name: "get_weather", args: { city: "Berlin" } }],
+        }),
+        new ToolMessage({ content: "Sunny in Berlin", tool_call_id: "call_1" }),
+      ]);
     expect(answer.content).toBe("It is sunny in Berlin.");
     const sent = server.chatRequests[0].messages;
     expect(sent.map((m) => m.role)).toEqual(["user", "assistant", "tool"]);
@@ -101,13 +119,18 @@ describe("Mem0ChatModel around ChatOpenAI", () => {
     expect(request.response_format?.type ?? request.tool_choice).toBeDefined();
     expect(request.messages.at(-1)?.content).toContain("User lives in Berlin");
     await model.flush();
-    expect(memory.adds[0].messages.map((m) => m.content)).toEqual(["Which city do I live in?", '{"city":"Berlin"}']);
+    expect(memory.adds[0].messages.map((m) => m.content)).toEqual([
+      "Which city do I live in?",
+      '{"city":"Berlin"}',
+    ]);
   });
 
   it("aborts a hanging call with the caller's signal", async () => {
     const { model } = setup();
     server.injectFault({ hang: true });
-    await expect(model.invoke("hi", { signal: AbortSignal.timeout(200) })).rejects.toThrow(/abort/i);
+    await expect(model.invoke("hi", { signal: AbortSignal.timeout(200) })).rejects.toThrow(
+      /abort/i,
+    );
     const controller = new AbortController();
     controller.abort();
     await expect(model.invoke("hi", { signal: controller.signal })).rejects.toThrow(/abort/i);
@@ -116,7 +139,10 @@ describe("Mem0ChatModel around ChatOpenAI", () => {
   it("reports the inner model's profile and LangSmith params", () => {
     const { chat, model } = setup();
     expect(model.profile).toEqual(chat.profile);
-    expect(model.getLsParams({} as never)).toMatchObject({ ls_provider: "openai", ls_model_name: "gpt-4o-mini" });
+    expect(model.getLsParams({} as never)).toMatchObject({
+      ls_provider: "openai",
+      ls_model_name: "gpt-4o-mini",
+    });
   });
 });
 
@@ -124,7 +150,10 @@ describe("composition", () => {
   it("works in an LCEL chain", async () => {
     const { model } = setup();
     server.enqueue("Berlin.");
-    const chain = ChatPromptTemplate.fromMessages([["system", "Answer in one word."], ["human", "{question}"]])
+    const chain = ChatPromptTemplate.fromMessages([
+      ["system", "Answer in one word."],
+      ["human", "{question}"],
+    ])
       .pipe(model)
       .pipe(new StringOutputParser());
     expect(await chain.invoke({ question: "Where do I live?" })).toBe("Berlin.");
@@ -152,13 +181,22 @@ describe("composition", () => {
 
   it("works with createAgent and a tool", async () => {
     const { memory, model } = setup();
-    server.enqueue({ toolCalls: [{ name: "get_weather", arguments: { city: "Berlin" } }] }, "It is sunny in Berlin.");
+    server.enqueue(
+      { toolCalls: [{ name: "get_weather", arguments: { city: "Berlin" } }] },
+      "It is sunny in Berlin.",
+    );
     const agent = createAgent({ model, tools: [weather] });
-    const result = await agent.invoke({ messages: [new HumanMessage("What's the weather at home?")] });
+    const result = await agent.invoke({
+      messages: [new HumanMessage("What's the weather at home?")],
+    });
     expect(result.messages.at(-1)?.content).toBe("It is sunny in Berlin.");
     expect(server.chatRequests).toHaveLength(2);
     expect(server.chatRequests[0].messages.at(-1)?.content).toContain("User lives in Berlin");
-    expect(server.chatRequests[1].messages.map((m) => m.role)).toEqual(["user", "assistant", "tool"]);
+    expect(server.chatRequests[1].messages.map((m) => m.role)).toEqual([
+      "user",
+      "assistant",
+      "tool",
+    ]);
     await model.flush();
     expect(memory.adds.map((a) => a.messages.length)).toEqual([2, 2]);
     expect(memory.adds[1].messages[0].content).toBe("Sunny in Berlin");

@@ -23,16 +23,32 @@ afterAll(async () => {
 });
 beforeEach(() => server.reset());
 
-const ops = (add: string[] = [], update: { id: number; text: string }[] = [], del: number[] = []) => ({
+const ops = (
+  add: string[] = [],
+  update: { id: number; text: string }[] = [],
+  del: number[] = [],
+) => ({
   json: { add, update, delete: del.map((id) => ({ id })) },
 });
 
 let fileCounter = 0;
 function newMemory(options: { path?: string; keywordWeight?: number } = {}) {
-  const llm = new ChatOpenAI({ model: "gpt-4o-mini", apiKey: "test", configuration: { baseURL: server.baseURL }, maxRetries: 0 });
-  const embeddings = new OpenAIEmbeddings({ model: "text-embedding-3-small", apiKey: "test", configuration: { baseURL: server.baseURL } });
+  const llm = new ChatOpenAI({
+    model: "gpt-4o-mini",
+    apiKey: "test",
+    configuration: { baseURL: server.baseURL },
+    maxRetries: 0,
+  });
+  const embeddings = new OpenAIEmbeddings({
+    model: "text-embedding-3-small",
+    apiKey: "test",
+    configuration: { baseURL: server.baseURL },
+  });
   const file = options.path ?? path.join(dir, `memory-${fileCounter++}.db`);
-  return { memory: new Memory({ llm, embeddings, path: file, keywordWeight: options.keywordWeight }), file };
+  return {
+    memory: new Memory({ llm, embeddings, path: file, keywordWeight: options.keywordWeight }),
+    file,
+  };
 }
 
 const alice = { userId: "alice" };
@@ -41,21 +57,31 @@ describe("Memory.add with inference", () => {
   it("makes one LLM call and at most two embedding requests, offering small integer ids", async () => {
     const { memory } = newMemory();
     server.enqueue(ops(["User's name is Alice", "User lives in Paris", "User likes green tea"]));
-    const first = await memory.add([{ role: "user", content: "Hi, I'm Alice from Paris and I love green tea" }], alice);
+    const first = await memory.add(
+      [{ role: "user", content: "Hi, I'm Alice from Paris and I love green tea" }],
+      alice,
+    );
     expect(first.results.map((r) => r.event)).toEqual(["ADD", "ADD", "ADD"]);
     expect(server.chatRequests).toHaveLength(1);
     expect(server.embeddingRequests.length).toBeLessThanOrEqual(2);
 
     server.clearRecords();
     server.enqueue(ops([], [{ id: 0, text: "User lives in Berlin" }]));
-    const second = await memory.add([{ role: "user", content: "I moved from Paris to Berlin last month" }], alice);
+    const second = await memory.add(
+      [{ role: "user", content: "I moved from Paris to Berlin last month" }],
+      alice,
+    );
     const prompt = server.chatRequests[0].lastUserText;
     expect(prompt).toMatch(/\[0\] User lives in Paris/);
     expect(prompt).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
     expect(server.chatRequests).toHaveLength(1);
     expect(server.embeddingRequests.length).toBeLessThanOrEqual(2);
     expect(second.results).toEqual([
-      expect.objectContaining({ event: "UPDATE", memory: "User lives in Berlin", previousMemory: "User lives in Paris" }),
+      expect.objectContaining({
+        event: "UPDATE",
+        memory: "User lives in Berlin",
+        previousMemory: "User lives in Paris",
+      }),
     ]);
     const all = (await memory.getAll(alice)).results.map((m) => m.memory).sort();
     expect(all).toEqual(["User likes green tea", "User lives in Berlin", "User's name is Alice"]);
@@ -73,7 +99,9 @@ describe("Memory.add with inference", () => {
     const [{ id }] = (await memory.add(["I smoke"], alice)).results;
     server.enqueue(ops([], [{ id: 7, text: "bogus" }], [0, 42]));
     const result = await memory.add(["Please forget that I smoke, I quit"], alice);
-    expect(result.results).toEqual([{ id, memory: "User smokes", event: "DELETE", previousMemory: "User smokes" }]);
+    expect(result.results).toEqual([
+      { id, memory: "User smokes", event: "DELETE", previousMemory: "User smokes" },
+    ]);
     expect(await memory.get(id)).toBeNull();
     expect((await memory.history(id)).map((h) => h.event)).toEqual(["ADD", "DELETE"]);
     await memory.close();
@@ -162,27 +190,48 @@ describe("Memory storage and search", () => {
 
   it("filters on metadata before ranking", async () => {
     const { memory } = newMemory();
-    await memory.add(["Apple pie recipe"], alice, { infer: false, metadata: { kind: "recipe", rating: 5 } });
-    await memory.add(["Apple stock price"], alice, { infer: false, metadata: { kind: "finance", rating: 2 } });
-    await memory.add(["Banana bread recipe"], alice, { infer: false, metadata: { kind: "recipe", rating: 3 } });
+    await memory.add(["Apple pie recipe"], alice, {
+      infer: false,
+      metadata: { kind: "recipe", rating: 5 },
+    });
+    await memory.add(["Apple stock price"], alice, {
+      infer: false,
+      metadata: { kind: "finance", rating: 2 },
+    });
+    await memory.add(["Banana bread recipe"], alice, {
+      infer: false,
+      metadata: { kind: "recipe", rating: 3 },
+    });
     const texts = async (filters: MetadataFilter) =>
       (await memory.search("apple", alice, { filters })).results.map((r) => r.memory).sort();
     expect(await texts({ kind: "recipe" })).toEqual(["Apple pie recipe", "Banana bread recipe"]);
-    expect(await texts({ rating: { gte: 3 }, kind: { in: ["recipe"] } })).toEqual(["Apple pie recipe", "Banana bread recipe"]);
-    expect(await texts({ OR: [{ kind: "finance" }, { rating: 5 }] })).toEqual(["Apple pie recipe", "Apple stock price"]);
-    await expect(memory.search("apple", alice, { filters: { rating: { near: 3 } } as MetadataFilter })).rejects.toThrow(/unknown operator "near"/);
+    expect(await texts({ rating: { gte: 3 }, kind: { in: ["recipe"] } })).toEqual([
+      "Apple pie recipe",
+      "Banana bread recipe",
+    ]);
+    expect(await texts({ OR: [{ kind: "finance" }, { rating: 5 }] })).toEqual([
+      "Apple pie recipe",
+      "Apple stock price",
+    ]);
+    await expect(
+      memory.search("apple", alice, { filters: { rating: { near: 3 } } as MetadataFilter }),
+    ).rejects.toThrow(/unknown operator "near"/);
     await memory.close();
   });
 
   it("never shows one user's memories to another, for every method", async () => {
     const { memory } = newMemory();
     const bob = { userId: "bob" };
-    const [aliceItem] = (await memory.add(["Alice secret passport number"], alice, { infer: false })).results;
+    const [aliceItem] = (
+      await memory.add(["Alice secret passport number"], alice, { infer: false })
+    ).results;
     await memory.add(["Bob secret passport number"], bob, { infer: false });
     await memory.add(["Alice run note"], { userId: "alice", runId: "r1" }, { infer: false });
     const search = await memory.search("secret passport number", bob);
     expect(search.results.map((r) => r.memory)).toEqual(["Bob secret passport number"]);
-    expect((await memory.getAll(bob)).results.map((r) => r.memory)).toEqual(["Bob secret passport number"]);
+    expect((await memory.getAll(bob)).results.map((r) => r.memory)).toEqual([
+      "Bob secret passport number",
+    ]);
     expect((await memory.getAll(alice)).results).toHaveLength(2);
     expect((await memory.getAll({ userId: "alice", runId: "r2" })).results).toHaveLength(0);
     await memory.deleteAll(bob);
@@ -197,7 +246,9 @@ describe("Memory storage and search", () => {
     await memory.add(["Persistent fact about sailing"], alice, { infer: false });
     await memory.close();
     const reopened = newMemory({ path: file }).memory;
-    expect((await reopened.search("sailing", alice)).results[0].memory).toBe("Persistent fact about sailing");
+    expect((await reopened.search("sailing", alice)).results[0].memory).toBe(
+      "Persistent fact about sailing",
+    );
     await reopened.close();
     const other = new Memory({ embeddings: new HashEmbeddings({ dimensions: 64 }), path: file });
     await expect(other.search("sailing", alice)).rejects.toThrow(EmbedderMismatchError);
@@ -207,9 +258,15 @@ describe("Memory storage and search", () => {
   it("updates and deletes through the API with history, and deleteAll leaves nothing of the scope", async () => {
     const { memory, file } = newMemory();
     const [item] = (await memory.add(["Likes jazz"], alice, { infer: false })).results;
-    const updated = await memory.update(item.id, { text: "Likes jazz and blues", metadata: { genre: "music" } });
+    const updated = await memory.update(item.id, {
+      text: "Likes jazz and blues",
+      metadata: { genre: "music" },
+    });
     expect(updated).toMatchObject({ memory: "Likes jazz and blues", metadata: { genre: "music" } });
-    expect((await memory.history(item.id)).map((h) => [h.event, h.actor])).toEqual([["ADD", "user"], ["UPDATE", "api"]]);
+    expect((await memory.history(item.id)).map((h) => [h.event, h.actor])).toEqual([
+      ["ADD", "user"],
+      ["UPDATE", "api"],
+    ]);
     await memory.add(["Bob likes rock"], { userId: "bob" }, { infer: false });
     server.enqueue(ops(["Alice has a cat"]));
     await memory.add(["I have a cat"], alice);
@@ -230,7 +287,11 @@ describe("Memory storage and search", () => {
 describe("Mem0ChatModel on the local engine", () => {
   it("chats, stores in the background, and the next chat sees the fact", async () => {
     const { memory } = newMemory();
-    const chat = new ChatOpenAI({ model: "gpt-4o-mini", apiKey: "test", configuration: { baseURL: server.baseURL } });
+    const chat = new ChatOpenAI({
+      model: "gpt-4o-mini",
+      apiKey: "test",
+      configuration: { baseURL: server.baseURL },
+    });
     const model = new Mem0ChatModel({ model: chat, memory, userId: "alice" });
     server.setHandler((request) => {
       if (request.response_format || request.tools) return ops(["User's dog is called Rex"]);
@@ -238,11 +299,15 @@ describe("Mem0ChatModel on the local engine", () => {
     });
     await model.invoke("My dog is called Rex");
     await model.flush();
-    expect((await memory.getAll(alice)).results.map((m) => m.memory)).toEqual(["User's dog is called Rex"]);
+    expect((await memory.getAll(alice)).results.map((m) => m.memory)).toEqual([
+      "User's dog is called Rex",
+    ]);
     const answer = await model.invoke("What is my dog called?");
     expect(answer.content).toBe("Your dog is Rex.");
     const lastChat = server.chatRequests.filter((r) => !r.response_format && !r.tools).at(-1)!;
-    expect(lastChat.lastUserText).toMatch(/<memory_context>[\s\S]*User's dog is called Rex[\s\S]*What is my dog called\?$/);
+    expect(lastChat.lastUserText).toMatch(
+      /<memory_context>[\s\S]*User's dog is called Rex[\s\S]*What is my dog called\?$/,
+    );
     await model.close();
     await memory.close();
   });

@@ -28,7 +28,10 @@ const graph = new StateGraph(MessagesAnnotation)
   .addEdge("assistant", END)
   .compile();
 
-const turn = await graph.invoke({ messages: [new HumanMessage("I live in Oslo and I cycle to work.")] }, config);
+const turn = await graph.invoke(
+  { messages: [new HumanMessage("I live in Oslo and I cycle to work.")] },
+  config,
+);
 console.log("graph:", turn.messages.at(-1)?.content);
 await model.flush();
 
@@ -39,7 +42,10 @@ const weather = tool(async ({ city }) => `It is raining in ${city}, 7°C.`, {
   schema: z.object({ city: z.string().describe("City name, e.g. Oslo") }),
 });
 const agent = createAgent({ model, tools: [weather] });
-const answer = await agent.invoke({ messages: [new HumanMessage("Do I need a raincoat for my ride in Oslo?")] }, config);
+const answer = await agent.invoke(
+  { messages: [new HumanMessage("Do I need a raincoat for my ride in Oslo?")] },
+  config,
+);
 console.log("agent:", answer.messages.at(-1)?.content);
 
 await model.close();

@@ -35,6 +35,9 @@ await model.flush(); // the first turn is stored in the background; wait for it 
 console.log("> What should I cook tonight?");
 console.log(await chain.invoke({ input: "What should I cook tonight?" }));
 
-console.log("Memories:", (await memory.getAll({ userId: "lcel-demo" })).results.map((m) => m.memory));
+console.log(
+  "Memories:",
+  (await memory.getAll({ userId: "lcel-demo" })).results.map((m) => m.memory),
+);
 await model.close();
 await memory.close();

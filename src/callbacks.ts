@@ -50,7 +50,9 @@ interface TrackedRun {
 
 const defaultOnError = ({ error, scope }: MemoryWriteFailure) => {
   const reason = error instanceof Error ? error.message : String(error);
-  console.warn(`[langchain-mem0] a conversation could not be stored for ${scopeKey(scope)}: ${reason}`);
+  console.warn(
+    `[langchain-mem0] a conversation could not be stored for ${scopeKey(scope)}: ${reason}`,
+  );
 };
 
 /**
@@ -115,7 +117,11 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
    * Sets the resolved scope of a run this handler tracks, and the run manager that failure
    * events are dispatched to (the wrapper resolves ids before calling its inner model).
    */
-  bindRun(runId: string, scope: MemoryScope, options: { metadata?: MemoryMetadata; events?: BaseRunManager } = {}) {
+  bindRun(
+    runId: string,
+    scope: MemoryScope,
+    options: { metadata?: MemoryMetadata; events?: BaseRunManager } = {},
+  ) {
     const run = this.runs.get(runId);
     if (run) Object.assign(run, { scope, ...options });
   }
@@ -137,7 +143,12 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
    * Empty answers are left out; a call with nothing new to store enqueues nothing.
    */
   async store(
-    run: { messages: BaseMessage[]; scope: MemoryScope; metadata?: MemoryMetadata; events?: BaseRunManager },
+    run: {
+      messages: BaseMessage[];
+      scope: MemoryScope;
+      metadata?: MemoryMetadata;
+      events?: BaseRunManager;
+    },
     answer?: BaseMessage,
   ): Promise<WriteOutcome<AddResult> | undefined> {
     const conversation = newTurn(run.messages);
@@ -160,12 +171,15 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
         }),
     });
     void outcome.then((result) => {
-      if (!result.ok) this.report({ error: result.error, scope, messages: conversation }, run.events);
+      if (!result.ok)
+        this.report({ error: result.error, scope, messages: conversation }, run.events);
     });
     if (this.mode === "background") return undefined;
     const result = await outcome;
     if (!result.ok && this.raiseError) {
-      throw new MemoryOperationError("Storing the conversation in memory failed.", { cause: result.error });
+      throw new MemoryOperationError("Storing the conversation in memory failed.", {
+        cause: result.error,
+      });
     }
     return result;
   }

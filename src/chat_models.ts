@@ -1,7 +1,4 @@
-import {
-  CallbackManager,
-  type CallbackManagerForLLMRun,
-} from "@langchain/core/callbacks/manager";
+import { CallbackManager, type CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { Document } from "@langchain/core/documents";
 import type { SerializedNotImplemented } from "@langchain/core/load/serializable";
@@ -26,11 +23,7 @@ import {
   type RunnableConfig,
 } from "@langchain/core/runnables";
 import type { MemoryBackend, MemoryMetadata, SearchResult } from "./backends/base.js";
-import {
-  Mem0MemoryCallbackHandler,
-  type MemoryWriteFailure,
-  type StoreMode,
-} from "./callbacks.js";
+import { Mem0MemoryCallbackHandler, type MemoryWriteFailure, type StoreMode } from "./callbacks.js";
 import { Mem0ConfigError } from "./errors.js";
 import {
   DEFAULT_MEMORY_SYSTEM_PROMPT,
@@ -219,7 +212,9 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     }
     super({
       ...fields,
-      callbacks: handler ? [...((userCallbacks as BaseCallbackHandler[]) ?? []), handler] : userCallbacks,
+      callbacks: handler
+        ? [...((userCallbacks as BaseCallbackHandler[]) ?? []), handler]
+        : userCallbacks,
     });
     this.fields = fields;
     this.model = fields.model;
@@ -305,25 +300,27 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       throw new Mem0ConfigError("The wrapped model does not support withStructuredOutput.");
     }
     // Memory first, then the inner model's own implementation (keeps its native JSON mode).
-    const structured = inner.withStructuredOutput(outputSchema as never, config as never) as Runnable<
-      BaseMessage[],
-      Record<string, unknown>
-    >;
-    return RunnableLambda.from(async (input: BaseLanguageModelInput, runConfig?: RunnableConfig) => {
-      const messages = BaseChatModel._convertInputToPromptValue(input).toChatMessages();
-      const scope = this.resolveScope(scopeFromRecord(runConfig?.configurable));
-      const callbacks = await CallbackManager.configure(runConfig?.callbacks);
-      const prepared = await this.prepare(messages, scope, {
-        signal: runConfig?.signal,
-        callbacks,
-      });
-      const output = await structured.invoke(prepared, runConfig);
-      const parsed = config?.includeRaw ? (output as { parsed?: unknown }).parsed : output;
-      if (this.handler && parsed !== undefined && parsed !== null) {
-        await this.handler.store({ messages, scope }, new AIMessage(JSON.stringify(parsed)));
-      }
-      return output as RunOutput;
-    }).withConfig({ runName: "Mem0StructuredOutput" });
+    const structured = inner.withStructuredOutput(
+      outputSchema as never,
+      config as never,
+    ) as Runnable<BaseMessage[], Record<string, unknown>>;
+    return RunnableLambda.from(
+      async (input: BaseLanguageModelInput, runConfig?: RunnableConfig) => {
+        const messages = BaseChatModel._convertInputToPromptValue(input).toChatMessages();
+        const scope = this.resolveScope(scopeFromRecord(runConfig?.configurable));
+        const callbacks = await CallbackManager.configure(runConfig?.callbacks);
+        const prepared = await this.prepare(messages, scope, {
+          signal: runConfig?.signal,
+          callbacks,
+        });
+        const output = await structured.invoke(prepared, runConfig);
+        const parsed = config?.includeRaw ? (output as { parsed?: unknown }).parsed : output;
+        if (this.handler && parsed !== undefined && parsed !== null) {
+          await this.handler.store({ messages, scope }, new AIMessage(JSON.stringify(parsed)));
+        }
+        return output as RunOutput;
+      },
+    ).withConfig({ runName: "Mem0StructuredOutput" });
   }
 
   /** Scope of a call: call options over `configurable` over the constructor's ids. */
@@ -333,7 +330,11 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
 
   private callScope(options: this["ParsedCallOptions"]): MemoryScope {
     return this.resolveScope(
-      scopeFromRecord({ user_id: options.user_id, agent_id: options.agent_id, run_id: options.run_id }),
+      scopeFromRecord({
+        user_id: options.user_id,
+        agent_id: options.agent_id,
+        run_id: options.run_id,
+      }),
     );
   }
 
@@ -348,7 +349,9 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     if (this.fields.onError) this.fields.onError(error, context);
     else {
       const reason = error instanceof Error ? error.message : String(error);
-      console.warn(`[langchain-mem0] memory ${context.stage} failed, continuing without: ${reason}`);
+      console.warn(
+        `[langchain-mem0] memory ${context.stage} failed, continuing without: ${reason}`,
+      );
     }
   }
 
@@ -384,7 +387,10 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
         ),
         ...(result.relations ?? []).map(
           (relation) =>
-            new Document({ pageContent: formatRelation(relation), metadata: { type: "relation", ...relation } }),
+            new Document({
+              pageContent: formatRelation(relation),
+              metadata: { type: "relation", ...relation },
+            }),
         ),
       ]);
       return result;
@@ -428,17 +434,22 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
   ) {
     const scope = this.callScope(options);
     const metadata = { ...this.fields.memoryMetadata, ...options.memoryMetadata };
-    if (runManager) this.handler?.bindRun(runManager.runId, scope, { metadata, events: runManager });
+    if (runManager)
+      this.handler?.bindRun(runManager.runId, scope, { metadata, events: runManager });
     const prepared = await this.prepare(messages, scope, {
       signal: options.signal,
       filters: options.filters,
       callbacks: childCallbacks(runManager),
     });
     const innerOptions: Record<string, unknown> = { ...options };
-    for (const key of ["user_id", "agent_id", "run_id", "filters", "memoryMetadata", "promptIndex"] satisfies (
-      | OwnCallOptionKey
-      | "promptIndex"
-    )[]) {
+    for (const key of [
+      "user_id",
+      "agent_id",
+      "run_id",
+      "filters",
+      "memoryMetadata",
+      "promptIndex",
+    ] satisfies (OwnCallOptionKey | "promptIndex")[]) {
       delete innerOptions[key];
     }
     // The wrapper re-emits every token; the inner run must not, or streams see them twice.

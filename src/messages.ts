@@ -56,7 +56,9 @@ export function messageRole(message: BaseMessage): ConversationMessage["role"] {
 
 function toolCallsText(message: BaseMessage): string {
   const calls = (message as { tool_calls?: { name: string; args: unknown }[] }).tool_calls ?? [];
-  return calls.map((call) => `[called tool ${call.name} with ${JSON.stringify(call.args)}]`).join("\n");
+  return calls
+    .map((call) => `[called tool ${call.name} with ${JSON.stringify(call.args)}]`)
+    .join("\n");
 }
 
 /**

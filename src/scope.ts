@@ -37,7 +37,9 @@ export function scopeFromRecord(record: ScopeLike | undefined | null): MemorySco
   for (const [key, value] of pairs) {
     if (value === undefined || value === null || value === "") continue;
     if (typeof value !== "string" && typeof value !== "number") {
-      throw new Mem0InputError(`Memory scope field "${key}" must be a string, got ${typeof value}.`);
+      throw new Mem0InputError(
+        `Memory scope field "${key}" must be a string, got ${typeof value}.`,
+      );
     }
     scope[key] = String(value);
   }

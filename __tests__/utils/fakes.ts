@@ -1,5 +1,9 @@
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
-import { coerceMessageLikeToMessage, type BaseMessage, type BaseMessageLike } from "@langchain/core/messages";
+import {
+  coerceMessageLikeToMessage,
+  type BaseMessage,
+  type BaseMessageLike,
+} from "@langchain/core/messages";
 import type { ChatGenerationChunk, ChatResult } from "@langchain/core/outputs";
 import { FakeListChatModel } from "@langchain/core/utils/testing";
 import type {
@@ -26,7 +30,14 @@ export class FakeMemoryBackend implements MemoryBackend {
 
   remember(memory: string, scope: MemoryScope) {
     const now = new Date().toISOString();
-    this.items.push({ id: String(this.items.length + 1), memory, metadata: {}, createdAt: now, updatedAt: now, ...scope });
+    this.items.push({
+      id: String(this.items.length + 1),
+      memory,
+      metadata: {},
+      createdAt: now,
+      updatedAt: now,
+      ...scope,
+    });
   }
 
   async search(query: string, scope: MemoryScope, options?: SearchOptions): Promise<SearchResult> {
@@ -36,11 +47,19 @@ export class FakeMemoryBackend implements MemoryBackend {
     return { results, relations: this.relations };
   }
 
-  async add(messages: BaseMessageLike[], scope: MemoryScope, options?: AddOptions): Promise<AddResult> {
+  async add(
+    messages: BaseMessageLike[],
+    scope: MemoryScope,
+    options?: AddOptions,
+  ): Promise<AddResult> {
     if (this.addDelayMs) await new Promise((resolve) => setTimeout(resolve, this.addDelayMs));
     const error = this.addErrors.shift();
     if (error) throw error;
-    this.adds.push({ messages: messages.map((m) => coerceMessageLikeToMessage(m)), scope, options });
+    this.adds.push({
+      messages: messages.map((m) => coerceMessageLikeToMessage(m)),
+      scope,
+      options,
+    });
     return { results: [] };
   }
 }

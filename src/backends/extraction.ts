@@ -1,5 +1,10 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
-import { HumanMessage, SystemMessage, type AIMessage, type BaseMessage } from "@langchain/core/messages";
+import {
+  HumanMessage,
+  SystemMessage,
+  type AIMessage,
+  type BaseMessage,
+} from "@langchain/core/messages";
 import { parseJsonMarkdown } from "@langchain/core/output_parsers";
 import { z } from "zod";
 import { MemoryExtractionError } from "../errors.js";
@@ -82,7 +87,9 @@ export function renderExtractionInput(input: ExtractionInput): string {
     : "(none)";
   const sections = [`Conversation date: ${date} (${weekday})`, `Existing memories:\n${existing}`];
   if (input.context.length > 0) {
-    sections.push(`Earlier messages (context only, already processed):\n${renderConversation(input.context)}`);
+    sections.push(
+      `Earlier messages (context only, already processed):\n${renderConversation(input.context)}`,
+    );
   }
   sections.push(`New conversation:\n${renderConversation(input.conversation)}`);
   return sections.join("\n\n");
@@ -104,7 +111,9 @@ function refusalOf(raw: AIMessage | undefined): string | undefined {
 }
 
 /** Parses text that should hold the operations JSON (code fences allowed; partial JSON is not). */
-function parseOperations(text: string): { ok: true; value: MemoryOperations } | { ok: false; error: string } {
+function parseOperations(
+  text: string,
+): { ok: true; value: MemoryOperations } | { ok: false; error: string } {
   let json: unknown;
   try {
     json = parseJsonMarkdown(text, JSON.parse);
@@ -112,7 +121,9 @@ function parseOperations(text: string): { ok: true; value: MemoryOperations } | 
     return { ok: false, error: `not valid JSON (${(error as Error).message})` };
   }
   const parsed = memoryOperationsSchema.safeParse(json);
-  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: z.prettifyError(parsed.error) };
+  return parsed.success
+    ? { ok: true, value: parsed.data }
+    : { ok: false, error: z.prettifyError(parsed.error) };
 }
 
 type StructuredReply = { raw?: AIMessage; parsed?: unknown };
@@ -202,7 +213,8 @@ export class MemoryExtractor {
       if (valid.success) return { ok: true, value: valid.data };
       return { ok: false, error: z.prettifyError(valid.error), raw };
     }
-    if (!raw) throw new MemoryExtractionError("The extraction model returned an empty answer.", raw);
+    if (!raw)
+      throw new MemoryExtractionError("The extraction model returned an empty answer.", raw);
     const parsed = parseOperations(raw);
     return parsed.ok ? parsed : { ...parsed, raw };
   }

@@ -142,7 +142,10 @@ export class Memory implements MemoryBackend {
 
   /** Checks once that the store was built with this embedder and dimension. */
   private async checkEmbedder(vector: number[]): Promise<void> {
-    this.embedderChecked ??= this.store.ensureEmbedder(embedderName(this.embeddings), vector.length);
+    this.embedderChecked ??= this.store.ensureEmbedder(
+      embedderName(this.embeddings),
+      vector.length,
+    );
     try {
       await this.embedderChecked;
     } catch (error) {
@@ -166,9 +169,15 @@ export class Memory implements MemoryBackend {
     return vector;
   }
 
-  async add(messages: BaseMessageLike[], scope: MemoryScope, options: AddOptions = {}): Promise<AddResult> {
+  async add(
+    messages: BaseMessageLike[],
+    scope: MemoryScope,
+    options: AddOptions = {},
+  ): Promise<AddResult> {
     const owner = requireScope(scope);
-    const conversation = toConversation(toBaseMessages(messages)).filter((m) => m.role !== "system");
+    const conversation = toConversation(toBaseMessages(messages)).filter(
+      (m) => m.role !== "system",
+    );
     if (conversation.length === 0) return { results: [] };
     const now = toDate(options.timestamp);
     const infer = options.infer ?? true;
@@ -190,7 +199,12 @@ export class Memory implements MemoryBackend {
     });
   }
 
-  private newMemory(text: string, owner: MemoryScope, now: Date, metadata: MemoryMetadata): StoredMemory {
+  private newMemory(
+    text: string,
+    owner: MemoryScope,
+    now: Date,
+    metadata: MemoryMetadata,
+  ): StoredMemory {
     const timestamp = now.toISOString();
     return {
       id: randomUUID(),
@@ -212,7 +226,10 @@ export class Memory implements MemoryBackend {
     const vectors = await this.embedDocuments(conversation.map((message) => message.content));
     const changes: MemoryChange[] = conversation.map((message, i) => ({
       type: "insert",
-      memory: this.newMemory(message.content, owner, now, { ...options.metadata, role: message.role }),
+      memory: this.newMemory(message.content, owner, now, {
+        ...options.metadata,
+        role: message.role,
+      }),
       embedding: vectors[i],
       actor: message.role,
     }));
@@ -225,7 +242,9 @@ export class Memory implements MemoryBackend {
     now: Date,
     options: AddOptions,
   ): Promise<AddResult> {
-    const transcript = conversation.map((message) => `${message.role}: ${message.content}`).join("\n");
+    const transcript = conversation
+      .map((message) => `${message.role}: ${message.content}`)
+      .join("\n");
     const queryVector = await this.embedQuery(transcript);
     const [similar, context] = await Promise.all([
       this.rank(queryVector, transcript, owner, { topK: this.similarMemories }),
@@ -286,9 +305,19 @@ export class Memory implements MemoryBackend {
       if (change.type === "insert") {
         results.push({ id: change.memory.id, memory: change.memory.text, event: "ADD" });
       } else if (change.type === "update") {
-        results.push({ id: change.id, memory: change.text, event: "UPDATE", previousMemory: previous });
+        results.push({
+          id: change.id,
+          memory: change.text,
+          event: "UPDATE",
+          previousMemory: previous,
+        });
       } else {
-        results.push({ id: change.id, memory: previous ?? "", event: "DELETE", previousMemory: previous });
+        results.push({
+          id: change.id,
+          memory: previous ?? "",
+          event: "DELETE",
+          previousMemory: previous,
+        });
       }
     }
     return { results };
@@ -312,8 +341,12 @@ export class Memory implements MemoryBackend {
         : Promise.resolve([]),
     ]);
     const scored = new Map(semantic.map(({ memory, score }) => [memory.id, { memory, score }]));
-    const missing = keyword.filter(({ memory }) => !scored.has(memory.id)).map(({ memory }) => memory.id);
-    const similarities = missing.length ? await this.store.similarities(vector, missing) : new Map();
+    const missing = keyword
+      .filter(({ memory }) => !scored.has(memory.id))
+      .map(({ memory }) => memory.id);
+    const similarities = missing.length
+      ? await this.store.similarities(vector, missing)
+      : new Map();
     const maxKeyword = Math.max(0, ...keyword.map(({ score }) => score));
     for (const { memory, score } of keyword) {
       const entry = scored.get(memory.id) ?? { memory, score: similarities.get(memory.id) ?? 0 };
@@ -326,7 +359,11 @@ export class Memory implements MemoryBackend {
       .slice(0, options.topK);
   }
 
-  async search(query: string, scope: MemoryScope, options: SearchOptions = {}): Promise<SearchResult> {
+  async search(
+    query: string,
+    scope: MemoryScope,
+    options: SearchOptions = {},
+  ): Promise<SearchResult> {
     const owner = requireScope(scope);
     if (typeof query !== "string" || query.trim() === "") {
       throw new Mem0InputError("search needs a non-empty query string.");
@@ -360,8 +397,12 @@ export class Memory implements MemoryBackend {
   }
 
   /** Replaces a memory's text (and optionally its metadata); the old text stays in history. */
-  async update(id: string, change: string | { text: string; metadata?: MemoryMetadata }): Promise<MemoryItem> {
-    const { text, metadata } = typeof change === "string" ? { text: change, metadata: undefined } : change;
+  async update(
+    id: string,
+    change: string | { text: string; metadata?: MemoryMetadata },
+  ): Promise<MemoryItem> {
+    const { text, metadata } =
+      typeof change === "string" ? { text: change, metadata: undefined } : change;
     if (typeof text !== "string" || text.trim() === "") {
       throw new Mem0InputError("update needs a non-empty text.");
     }
@@ -381,7 +422,9 @@ export class Memory implements MemoryBackend {
         },
       ]);
       if (!result.applied) {
-        throw new Mem0InputError(`Memory "${id}" could not be updated: it was deleted or the same text already exists.`);
+        throw new Mem0InputError(
+          `Memory "${id}" could not be updated: it was deleted or the same text already exists.`,
+        );
       }
       return toItem((await this.store.get(id))!);
     });
@@ -389,7 +432,9 @@ export class Memory implements MemoryBackend {
 
   async delete(id: string): Promise<void> {
     const memory = await this.requireMemory(id);
-    await this.locks.run(scopeKey(memory), () => this.store.apply([{ type: "delete", id, actor: "api" }]));
+    await this.locks.run(scopeKey(memory), () =>
+      this.store.apply([{ type: "delete", id, actor: "api" }]),
+    );
   }
 
   /** Forgets everything of the scope: memories, vectors, history and messages. */

@@ -89,9 +89,17 @@ export interface MemoryStore {
    */
   ensureEmbedder(model: string, dimensions: number): Promise<void>;
   /** Exact cosine top-K inside the scope, filtered before ranking. */
-  vectorSearch(vector: number[], scope: MemoryScope, options: StoreSearchOptions): Promise<ScoredMemory[]>;
+  vectorSearch(
+    vector: number[],
+    scope: MemoryScope,
+    options: StoreSearchOptions,
+  ): Promise<ScoredMemory[]>;
   /** Keyword (BM25) top-K inside the scope; higher scores are better. */
-  keywordSearch(query: string, scope: MemoryScope, options: StoreSearchOptions): Promise<ScoredMemory[]>;
+  keywordSearch(
+    query: string,
+    scope: MemoryScope,
+    options: StoreSearchOptions,
+  ): Promise<ScoredMemory[]>;
   /** Cosine similarity of the vector to each given memory (for fusing keyword hits). */
   similarities(vector: number[], ids: string[]): Promise<Map<string, number>>;
   get(id: string): Promise<StoredMemory | undefined>;

@@ -25,7 +25,9 @@ export type MetadataFilter = {
   AND?: MetadataFilter[];
   OR?: MetadataFilter[];
   NOT?: MetadataFilter;
-} & { [field: string]: FilterScalar | FieldCondition | MetadataFilter[] | MetadataFilter | undefined };
+} & {
+  [field: string]: FilterScalar | FieldCondition | MetadataFilter[] | MetadataFilter | undefined;
+};
 
 const OPERATORS = new Set(["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains"]);
 
@@ -34,11 +36,15 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Throws a `Mem0InputError` that names the offending part unless the filter is well-formed. */
-export function validateFilter(filter: unknown, path = "filters"): asserts filter is MetadataFilter {
+export function validateFilter(
+  filter: unknown,
+  path = "filters",
+): asserts filter is MetadataFilter {
   if (!isPlainObject(filter)) throw new Mem0InputError(`${path} must be an object.`);
   for (const [key, value] of Object.entries(filter)) {
     if (key === "AND" || key === "OR") {
-      if (!Array.isArray(value)) throw new Mem0InputError(`${path}.${key} must be an array of filters.`);
+      if (!Array.isArray(value))
+        throw new Mem0InputError(`${path}.${key} must be an array of filters.`);
       value.forEach((sub, i) => validateFilter(sub, `${path}.${key}[${i}]`));
     } else if (key === "NOT") {
       validateFilter(value, `${path}.NOT`);

@@ -30,13 +30,18 @@ function extractFacts(request: FakeChatRequest): FakeChatReply {
 
 /** Arguments for a tool from its JSON schema: strings take the last capitalised word of the question. */
 function guessArguments(schema: unknown, question: string): Record<string, unknown> {
-  const properties = (schema as { properties?: Record<string, { type?: string }> })?.properties ?? {};
+  const properties =
+    (schema as { properties?: Record<string, { type?: string }> })?.properties ?? {};
   const names = question.match(/\b[A-Z][a-z]+\b/g) ?? [];
   const guess = names.at(-1) ?? "unknown";
   return Object.fromEntries(
     Object.entries(properties).map(([key, property]) => [
       key,
-      property.type === "number" || property.type === "integer" ? 1 : property.type === "boolean" ? true : guess,
+      property.type === "number" || property.type === "integer"
+        ? 1
+        : property.type === "boolean"
+          ? true
+          : guess,
     ]),
   );
 }
@@ -52,7 +57,11 @@ export function createDemoHandler(): FakeChatHandler {
     const last = request.messages.at(-1);
     const tool = request.tools?.[0]?.function;
     if (tool && last?.role === "user") {
-      return { toolCalls: [{ name: tool.name, arguments: guessArguments(tool.parameters, request.lastUserText) }] };
+      return {
+        toolCalls: [
+          { name: tool.name, arguments: guessArguments(tool.parameters, request.lastUserText) },
+        ],
+      };
     }
     if (last?.role === "tool") return `The tool says: ${messageText(last)}`;
     const everything = request.messages.map(messageText).join("\n");
