@@ -1,5 +1,6 @@
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from "@langchain/core/messages";
+import { MEMORY_WRITE_ERROR_EVENT } from "../src/callbacks.js";
 import { Mem0ChatModel } from "../src/chat_models.js";
 import { MissingScopeError } from "../src/errors.js";
 import { MEMORY_BLOCK_OPEN } from "../src/messages.js";
@@ -177,6 +178,26 @@ describe("Mem0ChatModel storage", () => {
     await model.flush();
     expect(memory.adds).toHaveLength(1);
     expect(failures).toEqual([["Error: down", "store", 2]]);
+  });
+
+  it("dispatches a callback event carrying the conversation when a write fails for good", async () => {
+    const { memory, model } = setup({ writeQueue: { maxRetries: 0 }, onError: () => undefined });
+    memory.addErrors = [new Error("disk full")];
+    const events: { name: string; data: { messages: BaseMessage[] } }[] = [];
+    class Listener extends BaseCallbackHandler {
+      name = "listener";
+      override async handleCustomEvent(name: string, data: { messages: BaseMessage[] }) {
+        events.push({ name, data });
+      }
+    }
+    await model.invoke("remember this", { callbacks: [new Listener()] });
+    await model.flush();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events.map((e) => e.name)).toEqual([MEMORY_WRITE_ERROR_EVENT]);
+    expect(events[0].data.messages.map((m) => m.content)).toEqual([
+      "remember this",
+      "Hello Alice!",
+    ]);
   });
 
   it("awaits storage in await mode and stores nothing when off", async () => {

@@ -94,16 +94,14 @@ describe("Mem0ChatModel around ChatOpenAI", () => {
   it("passes tool-call conversations through unchanged", async () => {
     const { model } = setup();
     server.enqueue("It is sunny in Berlin.");
-    const answer = await model
-      .bindTools([weather])
-      .invoke([
-        new HumanMessage("Weather?"),
-        new AIMessage({
-          content: "",
-          tool_calls: [{ id: "call_1", name: "get_weather", args: { city: "Berlin" } }],
-        }),
-        new ToolMessage({ content: "Sunny in Berlin", tool_call_id: "call_1" }),
-      ]);
+    const answer = await model.bindTools([weather]).invoke([
+      new HumanMessage("Weather?"),
+      new AIMessage({
+        content: "",
+        tool_calls: [{ id: "call_1", name: "get_weather", args: { city: "Berlin" } }],
+      }),
+      new ToolMessage({ content: "Sunny in Berlin", tool_call_id: "call_1" }),
+    ]);
     expect(answer.content).toBe("It is sunny in Berlin.");
     const sent = server.chatRequests[0].messages;
     expect(sent.map((m) => m.role)).toEqual(["user", "assistant", "tool"]);

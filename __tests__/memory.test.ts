@@ -311,6 +311,31 @@ describe("Mem0ChatModel on the local engine", () => {
     await model.close();
     await memory.close();
   });
+
+  it("routes an unusable extraction to onError without retrying or breaking the chat", async () => {
+    const { memory } = newMemory();
+    const chat = new ChatOpenAI({
+      model: "gpt-4o-mini",
+      apiKey: "test",
+      configuration: { baseURL: server.baseURL },
+    });
+    const errors: unknown[] = [];
+    const model = new Mem0ChatModel({
+      model: chat,
+      memory,
+      userId: "alice",
+      onError: (error) => errors.push(error),
+    });
+    server.setHandler((request) =>
+      request.response_format || request.tools ? "garbage" : "Fine.",
+    );
+    expect((await model.invoke("I like kites")).content).toBe("Fine.");
+    await model.flush();
+    expect(errors).toEqual([expect.any(MemoryExtractionError)]);
+    expect(server.chatRequests).toHaveLength(3); // the answer, the extraction and its one repair
+    await model.close();
+    await memory.close();
+  });
 });
 
 it("SqliteStore is the default store", () => {
