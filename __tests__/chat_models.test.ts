@@ -205,6 +205,9 @@ describe("Mem0ChatModel storage", () => {
     awaited.memory.addDelayMs = 30;
     await awaited.model.invoke("hi");
     expect(awaited.memory.adds).toHaveLength(1);
+    const strict = setup({ store: "await", onMemoryError: "throw", writeQueue: { maxRetries: 0 } });
+    strict.memory.addErrors = [new Error("disk full")];
+    await expect(strict.model.invoke("hi")).rejects.toThrow(/Storing the conversation in memory failed/);
     const off = setup({ store: "off" });
     await off.model.invoke("hi");
     await off.model.flush();

@@ -502,10 +502,7 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore {
     scope: MemoryScope,
     options: StoreSearchOptions,
   ): Promise<ScoredMemory[]> {
-    this.assertOpen();
-    const queryScope = requireScope(scope);
-    checkTopK(options.topK);
-    if (options.filters !== undefined) validateFilter(options.filters);
+    const queryScope = this.checkSearch(scope, options);
     const dims = this.recordedDimensions();
     if (dims === undefined) return [];
     this.checkVector(vector, dims, "Query vector");
@@ -514,6 +511,14 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore {
     const entry = this.cacheEntry(queryScope, dims);
     const hits = entry.search(normalizeVector(vector), options.topK, options.filters);
     return this.withRows(hits);
+  }
+
+  /** Validates a search's scope and options; returns the scope with only defined ids. */
+  private checkSearch(scope: MemoryScope, options: StoreSearchOptions): MemoryScope {
+    this.assertOpen();
+    checkTopK(options.topK);
+    if (options.filters !== undefined) validateFilter(options.filters);
+    return requireScope(scope);
   }
 
   /** The cached vectors of a query scope, loaded with one query on first use. */
@@ -562,10 +567,7 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore {
     scope: MemoryScope,
     options: StoreSearchOptions,
   ): Promise<ScoredMemory[]> {
-    this.assertOpen();
-    const queryScope = requireScope(scope);
-    checkTopK(options.topK);
-    if (options.filters !== undefined) validateFilter(options.filters);
+    const queryScope = this.checkSearch(scope, options);
     const match = buildFtsQuery(String(query ?? ""));
     if (match === undefined || options.topK === 0) return [];
     const { mask, sql, params } = scopeCondition(queryScope, "m.");
