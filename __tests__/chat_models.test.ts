@@ -207,7 +207,9 @@ describe("Mem0ChatModel storage", () => {
     expect(awaited.memory.adds).toHaveLength(1);
     const strict = setup({ store: "await", onMemoryError: "throw", writeQueue: { maxRetries: 0 } });
     strict.memory.addErrors = [new Error("disk full")];
-    await expect(strict.model.invoke("hi")).rejects.toThrow(/Storing the conversation in memory failed/);
+    await expect(strict.model.invoke("hi")).rejects.toThrow(
+      /Storing the conversation in memory failed/,
+    );
     const off = setup({ store: "off" });
     await off.model.invoke("hi");
     await off.model.flush();
