@@ -88,6 +88,9 @@ export class WriteQueue {
   }
 
   private async runWithRetries<T>(task: WriteTask<T>): Promise<WriteOutcome<T>> {
+    // Start on a later macrotask: the write's synchronous parts (store reads) must not run
+    // before the chat call that enqueued it has handed its answer back.
+    await new Promise((resolve) => setImmediate(resolve));
     for (let attempt = 0; ; attempt++) {
       try {
         return { ok: true, value: await task.run() };
