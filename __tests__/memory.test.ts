@@ -31,14 +31,17 @@ const ops = (
   json: { add, update, delete: del.map((id) => ({ id })) },
 });
 
-let fileCounter = 0;
-function newMemory(options: { path?: string; keywordWeight?: number } = {}) {
-  const llm = new ChatOpenAI({
+const chatModel = () =>
+  new ChatOpenAI({
     model: "gpt-4o-mini",
     apiKey: "test",
     configuration: { baseURL: server.baseURL },
     maxRetries: 0,
   });
+
+let fileCounter = 0;
+function newMemory(options: { path?: string; keywordWeight?: number } = {}) {
+  const llm = chatModel();
   const embeddings = new OpenAIEmbeddings({
     model: "text-embedding-3-small",
     apiKey: "test",
@@ -287,11 +290,7 @@ describe("Memory storage and search", () => {
 describe("Mem0ChatModel on the local engine", () => {
   it("chats, stores in the background, and the next chat sees the fact", async () => {
     const { memory } = newMemory();
-    const chat = new ChatOpenAI({
-      model: "gpt-4o-mini",
-      apiKey: "test",
-      configuration: { baseURL: server.baseURL },
-    });
+    const chat = chatModel();
     const model = new Mem0ChatModel({ model: chat, memory, userId: "alice" });
     server.setHandler((request) => {
       if (request.response_format || request.tools) return ops(["User's dog is called Rex"]);
@@ -314,11 +313,7 @@ describe("Mem0ChatModel on the local engine", () => {
 
   it("routes an unusable extraction to onError without retrying or breaking the chat", async () => {
     const { memory } = newMemory();
-    const chat = new ChatOpenAI({
-      model: "gpt-4o-mini",
-      apiKey: "test",
-      configuration: { baseURL: server.baseURL },
-    });
+    const chat = chatModel();
     const errors: unknown[] = [];
     const model = new Mem0ChatModel({
       model: chat,
