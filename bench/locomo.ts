@@ -189,7 +189,7 @@ export async function locomo(context: BenchContext): Promise<SectionResult> {
   const embeddings = new HashEmbeddings({ dimensions: DIMENSIONS });
 
   const fused = new Memory({ embeddings, path: path.join(context.tmpDir, "locomo-ours.db") });
-  const ours = oursSystem("ours, keyword fusion on (0.3)", fused);
+  const ours = oursSystem("ours, keyword fusion on (default weight 1)", fused);
   const oursIngest = await ingest(conversations, async () => ours);
   const vectorOnly = oursSystem(
     "ours, keyword fusion off",

@@ -171,7 +171,7 @@ async function runSize(size: Size, context: BenchContext) {
 
   const hybrid = new Memory({ embeddings, path: path.join(dir, "ours.db") });
   const vectorOnly = new Memory({ embeddings, store: hybrid.store, keywordWeight: 0 });
-  const ours = oursSystem("ours, hybrid (default keywordWeight 0.3)", hybrid);
+  const ours = oursSystem("ours, hybrid (default keywordWeight 1)", hybrid);
   let loadMs = 0;
   for (let scope = 0; scope < size.scopes; scope++) {
     loadMs += await loadTexts(ours, userOf(scope), size.perScope, textsOf(scope));

@@ -46,6 +46,10 @@ export interface SearchOptions {
   threshold?: number;
   /** Metadata filter applied before ranking. */
   filters?: MetadataFilter;
+  /** Graph memory: relations valid at this time instead of the current ones. */
+  asOf?: Date | string;
+  /** Graph memory: also return relations that were invalidated. */
+  includeInvalid?: boolean;
   signal?: AbortSignal;
 }
 

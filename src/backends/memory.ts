@@ -7,6 +7,8 @@ import { KeyedLock } from "../keyed_lock.js";
 import { toBaseMessages, toConversation, type ConversationMessage } from "../messages.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type {
+  GraphChange,
+  GraphStore,
   HistoryEntry,
   HistoryStore,
   ListOptions,
@@ -30,6 +32,7 @@ import type {
 } from "./base.js";
 import { resolveMemoryConfig, type MemoryConfig } from "./config.js";
 import { MemoryExtractor } from "./extraction.js";
+import { GraphMemory, type GraphOptions } from "./graph.js";
 
 /** Everything the engine needs from storage; `SqliteStore` provides all of it. */
 export type MemoryStorage = MemoryStore & HistoryStore & MessageStore;
@@ -51,7 +54,9 @@ export interface MemoryOptions {
   similarMemories?: number;
   /** Earlier messages of the scope shown to the LLM as context (default 6). */
   contextMessages?: number;
-  /** Weight of keyword (BM25) relevance added to cosine similarity in search (default 0.3; 0 disables). */
+  /** Graph memory: entities and relations from the same LLM call (`true` or options). */
+  graph?: boolean | GraphOptions;
+  /** Weight of keyword (BM25) relevance added to cosine similarity in search (default 1; 0 disables). */
   keywordWeight?: number;
 }
 
@@ -82,11 +87,11 @@ function toItem(memory: StoredMemory, score?: number): MemoryItem {
   return item;
 }
 
-function toDate(value: AddOptions["timestamp"]): Date {
+function toDate(value: Date | string | number | undefined, field: string): Date {
   if (value === undefined) return new Date();
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) {
-    throw new Mem0InputError(`timestamp ${JSON.stringify(value)} is not a valid date.`);
+    throw new Mem0InputError(`${field} ${JSON.stringify(value)} is not a valid date.`);
   }
   return date;
 }
@@ -104,6 +109,8 @@ function embedderName(embeddings: Embeddings): string {
  */
 export class Memory implements MemoryBackend {
   readonly store: MemoryStorage;
+  /** Graph memory API (`getAll`, `entities`, `delete`); absent unless `graph` is on. */
+  readonly graph?: GraphMemory;
   private readonly embeddings: Embeddings;
   private readonly extractor?: MemoryExtractor;
   private readonly similarMemories: number;
@@ -120,16 +127,29 @@ export class Memory implements MemoryBackend {
     }
     this.embeddings = options.embeddings;
     this.store = options.store ?? new SqliteStore({ path: options.path });
+    if (options.graph) {
+      const store = this.store as Partial<GraphStore>;
+      if (typeof store.neighborhood !== "function") {
+        throw new Mem0ConfigError(
+          "graph: true needs a store with graph support (the default SqliteStore has it).",
+        );
+      }
+      this.graph = new GraphMemory(
+        this.store as MemoryStorage & GraphStore,
+        options.graph === true ? {} : options.graph,
+      );
+    }
     this.extractor = options.llm
       ? new MemoryExtractor({
           llm: options.llm,
           customInstructions: options.customInstructions,
           prompt: options.extractionPrompt,
+          graph: this.graph !== undefined,
         })
       : undefined;
     this.similarMemories = options.similarMemories ?? 10;
     this.contextMessages = options.contextMessages ?? 6;
-    this.keywordWeight = options.keywordWeight ?? 0.3;
+    this.keywordWeight = options.keywordWeight ?? 1;
   }
 
   /**
@@ -179,7 +199,7 @@ export class Memory implements MemoryBackend {
       (m) => m.role !== "system",
     );
     if (conversation.length === 0) return { results: [] };
-    const now = toDate(options.timestamp);
+    const now = toDate(options.timestamp, "timestamp");
     const infer = options.infer ?? true;
     if (infer && !this.extractor) {
       throw new Mem0ConfigError(
@@ -246,9 +266,10 @@ export class Memory implements MemoryBackend {
       .map((message) => `${message.role}: ${message.content}`)
       .join("\n");
     const queryVector = await this.embedQuery(transcript);
-    const [similar, context] = await Promise.all([
+    const [similar, context, offeredRelations] = await Promise.all([
       this.rank(queryVector, transcript, owner, { topK: this.similarMemories }),
       this.store.recentMessages(owner, this.contextMessages),
+      this.graph?.context(owner, transcript, queryVector),
     ]);
     // Short integer ids for the LLM; real ids never leave the engine.
     const offered = similar.map(({ memory }, index) => ({ id: index, text: memory.text, memory }));
@@ -257,6 +278,7 @@ export class Memory implements MemoryBackend {
         conversation,
         context: context.map(({ role, content }) => ({ role, content }) as ConversationMessage),
         existing: offered.map(({ id, text }) => ({ id, text })),
+        relations: offeredRelations?.map(({ id, text }) => ({ id, text })),
         now,
       },
       options.signal,
@@ -267,8 +289,26 @@ export class Memory implements MemoryBackend {
       ({ id, text }) => byId.has(id) && !deleted.has(id) && text.trim().length > 0,
     );
     const additions = [...new Set(operations.add.map((text) => text.trim()).filter(Boolean))];
-    const texts = [...additions, ...updates.map(({ text }) => text.trim())];
+    const graphPlan = await this.graph?.plan(operations, owner);
+    // One embedding request for new facts, changed facts and new entity names alike.
+    const texts = [
+      ...additions,
+      ...updates.map(({ text }) => text.trim()),
+      ...(graphPlan?.unresolved ?? []),
+    ];
     const vectors = await this.embedDocuments(texts);
+    const graphChanges =
+      this.graph && graphPlan
+        ? await this.graph.changes(
+            operations,
+            graphPlan,
+            vectors.slice(additions.length + updates.length),
+            offeredRelations ?? [],
+            owner,
+            now.toISOString(),
+            conversation.findLast((message) => message.role === "user")?.content ?? transcript,
+          )
+        : [];
     const actor = conversation.at(-1)?.role ?? "user";
     const metadata = { ...options.metadata };
     const changes: MemoryChange[] = [
@@ -293,12 +333,15 @@ export class Memory implements MemoryBackend {
       }),
       ...[...deleted].map((id): MemoryChange => ({ type: "delete", id: byId.get(id)!.id, actor })),
     ];
-    return this.applyChanges(changes);
+    return this.applyChanges(changes, graphChanges);
   }
 
-  private async applyChanges(changes: MemoryChange[]): Promise<AddResult> {
-    if (changes.length === 0) return { results: [] };
-    const applied = await this.store.apply(changes);
+  private async applyChanges(
+    changes: MemoryChange[],
+    graphChanges: GraphChange[] = [],
+  ): Promise<AddResult> {
+    if (changes.length === 0 && graphChanges.length === 0) return { results: [] };
+    const applied = await this.store.apply(changes, graphChanges.length ? graphChanges : undefined);
     const results: MemoryEvent[] = [];
     for (const { change, applied: ok, previous } of applied) {
       if (!ok) continue;
@@ -375,8 +418,15 @@ export class Memory implements MemoryBackend {
     }
     const vector = await this.embedQuery(query);
     options.signal?.throwIfAborted();
-    const ranked = await this.rank(vector, query, owner, { ...options, topK });
-    return { results: ranked.map(({ memory, score }) => toItem(memory, score)) };
+    const [ranked, relations] = await Promise.all([
+      this.rank(vector, query, owner, { ...options, topK }),
+      this.graph?.search(owner, query, vector, {
+        asOf: options.asOf === undefined ? undefined : toDate(options.asOf, "asOf").toISOString(),
+        includeInvalid: options.includeInvalid,
+      }),
+    ]);
+    const results = ranked.map(({ memory, score }) => toItem(memory, score));
+    return relations ? { results, relations } : { results };
   }
 
   async get(id: string): Promise<MemoryItem | null> {

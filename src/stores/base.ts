@@ -104,9 +104,12 @@ export interface MemoryStore {
   similarities(vector: number[], ids: string[]): Promise<Map<string, number>>;
   get(id: string): Promise<StoredMemory | undefined>;
   list(scope: MemoryScope, options?: ListOptions): Promise<ListPage>;
-  /** Applies all changes and their history entries in one transaction. */
-  apply(changes: MemoryChange[]): Promise<AppliedChange[]>;
-  /** Removes every memory, vector, history entry and message of the scope. */
+  /**
+   * Applies all changes and their history entries in one transaction; a store that is also a
+   * `GraphStore` applies the graph changes in the same transaction.
+   */
+  apply(changes: MemoryChange[], graph?: GraphChange[]): Promise<AppliedChange[]>;
+  /** Removes every memory, vector, history entry, message and graph item of the scope. */
   deleteScope(scope: MemoryScope): Promise<number>;
   /** Removes everything. */
   reset(): Promise<void>;
@@ -122,4 +125,101 @@ export interface HistoryStore {
 export interface MessageStore {
   appendMessages(scope: MemoryScope, messages: StoredMessage[]): Promise<void>;
   recentMessages(scope: MemoryScope, limit: number): Promise<StoredMessage[]>;
+}
+
+/** A node of the graph: a named person, place, organisation, thing or date. */
+export interface GraphEntity {
+  id: string;
+  /** Canonical display name (lower case, as the engine canonicalises it). */
+  name: string;
+  /** Other spellings that resolve to this entity (normalised), the name included. */
+  aliases: string[];
+  userId?: string;
+  agentId?: string;
+  runId?: string;
+  createdAt: string;
+}
+
+/** A directed relation `source —relation→ destination` with its validity interval. */
+export interface GraphEdge {
+  id: string;
+  sourceId: string;
+  source: string;
+  relation: string;
+  destinationId: string;
+  destination: string;
+  /** ISO time from which the relation holds. */
+  validFrom: string;
+  /** ISO time at which it stopped holding; absent while current. */
+  validTo?: string;
+  /** Text of the message the relation was learnt from. */
+  origin?: string;
+  userId?: string;
+  agentId?: string;
+  runId?: string;
+  createdAt: string;
+}
+
+export interface EntityMatch {
+  entity: GraphEntity;
+  score: number;
+}
+
+/** Which edges a graph read returns. */
+export interface EdgeValidity {
+  /** Only edges valid at this ISO time (default: now, i.e. current edges). */
+  asOf?: string;
+  /** Also return invalidated edges (ignores `asOf`). */
+  includeInvalid?: boolean;
+}
+
+/** One change of the graph, applied in the same transaction as the memory changes. */
+export type GraphChange =
+  | {
+      /** Creates the entity, or adds aliases to it when the id exists. */
+      type: "upsert_entity";
+      id: string;
+      name: string;
+      aliases: string[];
+      owner: MemoryScope;
+      /** Embedding of the name (stored for new entities). */
+      embedding?: number[];
+      createdAt: string;
+    }
+  | {
+      /** Adds an edge; skipped when the same edge is currently valid. */
+      type: "add_edge";
+      id: string;
+      sourceId: string;
+      relation: string;
+      destinationId: string;
+      validFrom: string;
+      origin?: string;
+      owner: MemoryScope;
+    }
+  | { type: "invalidate_edge"; id: string; validTo: string }
+  | { type: "delete_edge"; id: string };
+
+/** Entities and relations per scope (graph memory). */
+export interface GraphStore {
+  /** Entities visible from the scope with one of these normalised names or aliases. */
+  findEntitiesByName(scope: MemoryScope, names: string[]): Promise<GraphEntity[]>;
+  /** Entities whose name or an alias occurs as whole words in the (normalised) text. */
+  entitiesMentionedIn(scope: MemoryScope, text: string): Promise<GraphEntity[]>;
+  /** Entities by cosine similarity of their name embedding to the vector, best first. */
+  similarEntities(
+    scope: MemoryScope,
+    vector: number[],
+    options: { topK: number; threshold: number },
+  ): Promise<EntityMatch[]>;
+  /** Edges within `hops` hops of the entities (1 = edges touching them). */
+  neighborhood(
+    scope: MemoryScope,
+    entityIds: string[],
+    options: EdgeValidity & { hops: number },
+  ): Promise<GraphEdge[]>;
+  listEntities(scope: MemoryScope): Promise<GraphEntity[]>;
+  listEdges(scope: MemoryScope, options?: EdgeValidity): Promise<GraphEdge[]>;
+  getEdge(id: string): Promise<GraphEdge | undefined>;
+  applyGraph(changes: GraphChange[]): Promise<void>;
 }

@@ -6,6 +6,12 @@ import { EmbedderMismatchError, Mem0ConfigError, Mem0Error, Mem0InputError } fro
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type {
   AppliedChange,
+  EdgeValidity,
+  EntityMatch,
+  GraphChange,
+  GraphEdge,
+  GraphEntity,
+  GraphStore,
   HistoryEntry,
   HistoryStore,
   ListOptions,
@@ -19,6 +25,7 @@ import type {
   StoreSearchOptions,
 } from "./base.js";
 import { matchesFilter, validateFilter, type MetadataFilter } from "./filters.js";
+import { GRAPH_MIGRATION_SQL, SqliteGraph } from "./sqlite_graph.js";
 import {
   blobToVector,
   normalizeVector,
@@ -134,6 +141,26 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: "keyword index with the Porter stemmer (English word forms match)",
+    // The triggers of version 1 address the table by name and keep working on the new one.
+    sql: `
+      DROP TABLE memories_fts;
+      CREATE VIRTUAL TABLE memories_fts USING fts5 (
+        text,
+        content = 'memories',
+        content_rowid = 'seq',
+        tokenize = 'porter unicode61 remove_diacritics 2'
+      );
+      INSERT INTO memories_fts (memories_fts) VALUES ('rebuild');
+    `,
+  },
+  {
+    version: 3,
+    description: "graph memory: entities, aliases, edges",
+    sql: GRAPH_MIGRATION_SQL,
+  },
 ];
 
 const META_MODEL = "embedder_model";
@@ -150,11 +177,23 @@ const STOP_WORDS = new Set(
 const MAX_QUERY_TOKENS = 64;
 
 /**
- * Turns free text into a safe FTS5 query: every word is quoted as its own phrase and the
- * phrases are ORed, so no user input can produce an FTS syntax error. Returns `undefined`
- * when the text has no word.
+ * A term found in more than this share of all memories is left out of the keyword query when
+ * rarer terms are present: its BM25 weight is small (idf ≤ ln 9) but scoring its posting list
+ * is what a keyword search spends its time on.
  */
-export function buildFtsQuery(text: string): string | undefined {
+const COMMON_TERM_SHARE = 0.1;
+/** Below this many matching memories a term is never considered common (small stores). */
+const MIN_COMMON_TERM_DOCS = 100;
+/** Rarer terms are kept first until their posting lists add up to this many rows. */
+const KEYWORD_POSTINGS_BUDGET = 2000;
+/** Document frequencies remembered between writes. */
+const MAX_CACHED_TERMS = 4096;
+
+/**
+ * The words of free text as quoted FTS5 phrases (stop words dropped unless nothing else is
+ * left), so no user input can produce an FTS syntax error.
+ */
+export function ftsPhrases(text: string): string[] {
   const words =
     text
       .normalize("NFKC")
@@ -163,8 +202,16 @@ export function buildFtsQuery(text: string): string | undefined {
   const unique = [...new Set(words)];
   const useful = unique.filter((word) => !STOP_WORDS.has(word));
   const tokens = (useful.length > 0 ? useful : unique).slice(0, MAX_QUERY_TOKENS);
-  if (tokens.length === 0) return undefined;
-  return tokens.map((token) => `"${token.replaceAll('"', '""')}"`).join(" OR ");
+  return tokens.map((token) => `"${token.replaceAll('"', '""')}"`);
+}
+
+/**
+ * Turns free text into a safe FTS5 query: every word is quoted as its own phrase and the
+ * phrases are ORed. Returns `undefined` when the text has no word.
+ */
+export function buildFtsQuery(text: string): string | undefined {
+  const phrases = ftsPhrases(text);
+  return phrases.length > 0 ? phrases.join(" OR ") : undefined;
 }
 
 interface MemoryRow {
@@ -291,7 +338,7 @@ type CacheOp =
  * Vector search is an exact cosine scan over an in-memory cache per searched scope, kept up to
  * date by this instance's writes and dropped when another connection writes the file.
  */
-export class SqliteStore implements MemoryStore, HistoryStore, MessageStore {
+export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, GraphStore {
   /** The file path (or `":memory:"`). */
   readonly path: string;
   private readonly db: Database.Database;
@@ -302,6 +349,7 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore {
   private parsedFilter?: MetadataFilter;
   private readonly scopedStatements = new Map<string, Database.Statement>();
   private readonly stmt: ReturnType<SqliteStore["prepareStatements"]>;
+  private readonly graph: SqliteGraph;
 
   constructor(options: SqliteStoreOptions = {}) {
     this.path = options.path ?? DEFAULT_SQLITE_PATH;
@@ -327,6 +375,17 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore {
       );
       this.migrate();
       this.stmt = this.prepareStatements();
+      this.graph = new SqliteGraph({
+        db: this.db,
+        path: this.path,
+        scopeCondition,
+        scoped: (kind, mask, build) => this.scoped(kind, mask, build),
+        dimensions: () => this.recordedDimensions(),
+        recordDimensions: (dims) => this.stmt.metaSet.run(META_DIMS, String(dims)),
+        checkVector: (vector, dims, what) => this.checkVector(vector, dims, what),
+        assertOpen: () => this.assertOpen(),
+        transaction: (fn) => this.db.transaction(fn).immediate(),
+      });
     } catch (error) {
       this.db.close();
       throw error;
@@ -535,15 +594,18 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore {
       "vectors",
       mask,
       () => `SELECT id, metadata, embedding FROM memories WHERE ${sql}`,
-    ).iterate(...params) as IterableIterator<{ id: string; metadata: string; embedding: Buffer }>;
-    for (const row of rows) {
-      if (row.embedding.byteLength !== dims * 4) {
+    )
+      // Arrays, not objects: one allocation less per row; metadata stays unparsed JSON.
+      .raw(true)
+      .iterate(...params) as IterableIterator<[string, string, Buffer]>;
+    for (const [id, metadata, embedding] of rows) {
+      if (embedding.byteLength !== dims * 4) {
         throw new Mem0Error(
-          `Memory ${row.id} in ${this.path} has a ${row.embedding.byteLength / 4}-dimensional ` +
+          `Memory ${id} in ${this.path} has a ${embedding.byteLength / 4}-dimensional ` +
             `vector, expected ${dims}.`,
         );
       }
-      entry.addBlob(row.id, row.embedding, row.metadata);
+      entry.addBlob(id, embedding, metadata);
     }
     this.cache.set(key, entry);
     return entry;
@@ -562,26 +624,98 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore {
     return out;
   }
 
+  /** Statements of the keyword search, prepared on first use. */
+  private keywordStatements?: {
+    changeKey: Database.Statement;
+    rowCount: Database.Statement;
+    termDocs: Database.Statement;
+  };
+  /** Row count and per-phrase document counts, valid while `key` (writes seen) holds. */
+  private termStats?: { key: string; rows: number; docs: Map<string, number> };
+
+  private keywordStatement() {
+    this.keywordStatements ??= {
+      // Changes by this connection plus commits by others: any write moves one of them.
+      changeKey: this.db
+        .prepare("SELECT total_changes() || ':' || data_version FROM pragma_data_version")
+        .pluck(),
+      rowCount: this.db.prepare("SELECT count(*) FROM memories").pluck(),
+      // Matching rows of each phrase, counted up to @cap (a posting list is read lazily).
+      termDocs: this.db.prepare(
+        `SELECT j.key AS i, (SELECT count(*) FROM (SELECT 1 FROM memories_fts
+           WHERE memories_fts MATCH j.value LIMIT @cap)) AS docs
+         FROM json_each(@phrases) j`,
+      ),
+    };
+    return this.keywordStatements;
+  }
+
+  /**
+   * The phrases worth scoring: rarest first, dropping phrases that match nothing and phrases
+   * found in more than {@link COMMON_TERM_SHARE} of all memories (unless no rarer phrase is
+   * left), within {@link KEYWORD_POSTINGS_BUDGET} matching rows after the rarest phrase.
+   */
+  private selectPhrases(phrases: string[]): string[] {
+    if (phrases.length <= 1) return phrases;
+    const statements = this.keywordStatement();
+    const key = statements.changeKey.get() as string;
+    if (this.termStats?.key !== key) {
+      this.termStats = { key, rows: statements.rowCount.get() as number, docs: new Map() };
+    }
+    const stats = this.termStats;
+    const common = Math.max(MIN_COMMON_TERM_DOCS, Math.floor(stats.rows * COMMON_TERM_SHARE));
+    const unknown = phrases.filter((phrase) => !stats.docs.has(phrase));
+    if (unknown.length > 0) {
+      if (stats.docs.size + unknown.length > MAX_CACHED_TERMS) stats.docs.clear();
+      const counted = statements.termDocs.all({
+        phrases: JSON.stringify(unknown),
+        cap: common + 1,
+      }) as { i: number; docs: number }[];
+      for (const { i, docs } of counted) stats.docs.set(unknown[i], docs);
+    }
+    const ranked = phrases
+      .map((phrase) => ({ phrase, docs: stats.docs.get(phrase) ?? 0 }))
+      .filter(({ docs }) => docs > 0)
+      .sort((a, b) => a.docs - b.docs);
+    if (ranked.length === 0) return [];
+    // Every phrase is common: keep one of them (the counts stopped at the cap).
+    if (ranked[0].docs > common) return [ranked[0].phrase];
+    const kept = [ranked[0].phrase];
+    let postings = 0;
+    for (const { phrase, docs } of ranked.slice(1)) {
+      if (docs > common || postings + docs > KEYWORD_POSTINGS_BUDGET) break;
+      kept.push(phrase);
+      postings += docs;
+    }
+    return kept;
+  }
+
   async keywordSearch(
     query: string,
     scope: MemoryScope,
     options: StoreSearchOptions,
   ): Promise<ScoredMemory[]> {
     const queryScope = this.checkSearch(scope, options);
-    const match = buildFtsQuery(String(query ?? ""));
-    if (match === undefined || options.topK === 0) return [];
+    if (options.topK === 0) return [];
+    const phrases = this.selectPhrases(ftsPhrases(String(query ?? "")));
+    if (phrases.length === 0) return [];
     const { mask, sql, params } = scopeCondition(queryScope, "m.");
     const filtered = options.filters !== undefined;
+    // Rank on (seq, score) only; the full rows are read for the top-K alone.
     const statement = this.scoped(
       filtered ? "keyword-filtered" : "keyword",
       mask,
       () =>
-        `SELECT ${MEMORY_COLUMNS}, bm25(memories_fts) AS bm25_score
-         FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid
-         WHERE memories_fts MATCH ? AND ${sql}${filtered ? " AND mem0_match(m.metadata, ?)" : ""}
-         ORDER BY bm25_score, m.seq LIMIT ?`,
+        `WITH top AS (
+           SELECT m.seq AS seq, bm25(memories_fts) AS bm25_score
+           FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid
+           WHERE memories_fts MATCH ? AND ${sql}${filtered ? " AND mem0_match(m.metadata, ?)" : ""}
+           ORDER BY bm25_score, m.seq LIMIT ?
+         )
+         SELECT ${MEMORY_COLUMNS}, top.bm25_score FROM top JOIN memories m ON m.seq = top.seq
+         ORDER BY top.bm25_score, top.seq`,
     );
-    const args: unknown[] = [match, ...params];
+    const args: unknown[] = [phrases.join(" OR "), ...params];
     if (filtered) args.push(JSON.stringify(options.filters));
     args.push(options.topK);
     const rows = statement.all(...args) as (MemoryRow & { bm25_score: number })[];
@@ -663,9 +797,9 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore {
     };
   }
 
-  async apply(changes: MemoryChange[]): Promise<AppliedChange[]> {
+  async apply(changes: MemoryChange[], graph?: GraphChange[]): Promise<AppliedChange[]> {
     this.assertOpen();
-    if (changes.length === 0) return [];
+    if (changes.length === 0 && !graph?.length) return [];
     const cacheOps: CacheOp[] = [];
     const run = this.db.transaction((): AppliedChange[] => {
       cacheOps.length = 0;
@@ -766,6 +900,8 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore {
           );
         }
       }
+      // Graph changes after the memory changes, in the same transaction.
+      if (graph?.length) this.graph.applyChanges(graph);
       return results;
     });
     const results = run.immediate();
@@ -821,6 +957,7 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore {
       this.scoped("delete-messages", mask, () => `DELETE FROM messages WHERE ${sql}`).run(
         ...params,
       );
+      this.graph.deleteScope(target);
       return removed;
     });
     const removed = run.immediate();
@@ -841,6 +978,7 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore {
           DELETE FROM messages;
           DELETE FROM meta;
         `);
+        this.graph.clear();
       })
       .immediate();
     this.cache.clear();
@@ -909,5 +1047,47 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore {
     return rows
       .reverse()
       .map((row) => ({ role: row.role, content: row.content, createdAt: row.created_at }));
+  }
+
+  // ---------------------------------------------------------------- GraphStore (sqlite_graph.ts)
+
+  async findEntitiesByName(scope: MemoryScope, names: string[]): Promise<GraphEntity[]> {
+    return this.graph.findEntitiesByName(scope, names);
+  }
+
+  async entitiesMentionedIn(scope: MemoryScope, text: string): Promise<GraphEntity[]> {
+    return this.graph.entitiesMentionedIn(scope, text);
+  }
+
+  async similarEntities(
+    scope: MemoryScope,
+    vector: number[],
+    options: { topK: number; threshold: number },
+  ): Promise<EntityMatch[]> {
+    return this.graph.similarEntities(scope, vector, options);
+  }
+
+  async neighborhood(
+    scope: MemoryScope,
+    entityIds: string[],
+    options: EdgeValidity & { hops: number },
+  ): Promise<GraphEdge[]> {
+    return this.graph.neighborhood(scope, entityIds, options);
+  }
+
+  async listEntities(scope: MemoryScope): Promise<GraphEntity[]> {
+    return this.graph.listEntities(scope);
+  }
+
+  async listEdges(scope: MemoryScope, options?: EdgeValidity): Promise<GraphEdge[]> {
+    return this.graph.listEdges(scope, options);
+  }
+
+  async getEdge(id: string): Promise<GraphEdge | undefined> {
+    return this.graph.getEdge(id);
+  }
+
+  async applyGraph(changes: GraphChange[]): Promise<void> {
+    this.graph.applyGraph(changes);
   }
 }
