@@ -203,6 +203,35 @@ describe("Memory.fromConfig mappings", () => {
     }
   });
 
+  it("turns graph memory on for Mem0's graph_store, kept in the embedded store", async () => {
+    const memory = await Memory.fromConfig({
+      llm: {
+        provider: "openai",
+        config: { model: "gpt-4o-mini", api_key: "x", base_url: server.baseURL },
+      },
+      embedder: { provider: "hash" },
+      vector_store: { provider: "sqlite", config: { path: ":memory:" } },
+      graph_store: { provider: "neo4j", config: { url: "bolt://localhost:7687" } },
+    });
+    try {
+      expect(memory.graph).toBeDefined();
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0][0]).toMatch(/graph_store provider "neo4j" is not built in/);
+    } finally {
+      await memory.close();
+    }
+    const plain = await Memory.fromConfig({
+      llm: {
+        provider: "openai",
+        config: { model: "gpt-4o-mini", api_key: "x", base_url: server.baseURL },
+      },
+      embedder: { provider: "hash" },
+      vector_store: { provider: "sqlite", config: { path: ":memory:" } },
+    });
+    expect(plain.graph).toBeUndefined();
+    await plain.close();
+  });
+
   it("defaults to OpenAI text-embedding-3-small and an OpenAI llm", async () => {
     const options = await withEnv({ OPENAI_API_KEY: "test-key" }, () =>
       resolveMemoryConfig({ vector_store: { provider: "sqlite", config: { path: ":memory:" } } }),

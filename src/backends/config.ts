@@ -168,6 +168,15 @@ export interface MemoryConfig {
   custom_update_memory_prompt?: string;
   /** Mem0 API version (`"v1.1"`); accepted and ignored. */
   version?: string;
+  /**
+   * Mem0's graph store (`{ provider: "neo4j", config }`): turns graph memory on, kept in the
+   * embedded store's file (the provider's server settings are not used).
+   */
+  graph_store?: { provider?: string; config?: Record<string, unknown> };
+  /** camelCase alias of `graph_store` (Mem0 TS). */
+  graphStore?: { provider?: string; config?: Record<string, unknown> };
+  /** Mem0 TS switch for graph memory. */
+  enableGraph?: boolean;
 }
 
 /** Embedder providers accepted by {@link MemoryConfig}. */
@@ -249,6 +258,9 @@ const KNOWN_TOP_LEVEL_KEYS = new Set([
   "customPrompt",
   "custom_update_memory_prompt",
   "version",
+  "graph_store",
+  "graphStore",
+  "enableGraph",
 ]);
 
 type Dict = Record<string, unknown>;
@@ -637,6 +649,16 @@ export async function resolveMemoryConfig(config: MemoryConfig = {}): Promise<Me
   optionalString(raw, "version", "config");
 
   const notices: string[] = [];
+  const graphStore = section(raw, ["graph_store", "graphStore"]);
+  if (raw.enableGraph !== undefined && typeof raw.enableGraph !== "boolean") {
+    fail(`config.enableGraph must be a boolean, got ${describe(raw.enableGraph)}.`);
+  }
+  const graph = graphStore !== undefined || raw.enableGraph === true;
+  if (graphStore && graphStore.provider !== "sqlite") {
+    notices.push(
+      `${graphStore.where} provider "${graphStore.provider}" is not built in; graph memory is kept in the embedded store.`,
+    );
+  }
   const unknown = Object.keys(raw).filter((key) => !KNOWN_TOP_LEVEL_KEYS.has(key));
   if (unknown.length)
     notices.push(`ignoring config keys this package does not support: ${unknown.join(", ")}.`);
@@ -648,7 +670,7 @@ export async function resolveMemoryConfig(config: MemoryConfig = {}): Promise<Me
   if (notices.length) console.warn(`[langchain-mem0] ${notices.join(" ")}`);
 
   const instructions = [factPrompt, updatePrompt].filter((text): text is string => !!text?.trim());
-  const options: MemoryOptions = { llm: chatModel, embeddings };
+  const options: MemoryOptions = { llm: chatModel, embeddings, graph };
   if (path !== undefined) options.path = path;
   if (instructions.length) options.customInstructions = instructions.join("\n\n");
   return options;
