@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { Memory } from "../src/backends/memory.js";
+import { DEFAULT_KEYWORD_WEIGHT, Memory } from "../src/backends/memory.js";
 import { HashEmbeddings } from "../src/testing/index.js";
 import type { BenchContext, SectionResult } from "./report.js";
 import { fixed, markdownTable, mean, pct, summarize, type Summary } from "./stats.js";
@@ -189,7 +189,10 @@ export async function locomo(context: BenchContext): Promise<SectionResult> {
   const embeddings = new HashEmbeddings({ dimensions: DIMENSIONS });
 
   const fused = new Memory({ embeddings, path: path.join(context.tmpDir, "locomo-ours.db") });
-  const ours = oursSystem("ours, keyword fusion on (default weight 1)", fused);
+  const ours = oursSystem(
+    `ours, keyword fusion on (default weight ${DEFAULT_KEYWORD_WEIGHT})`,
+    fused,
+  );
   const oursIngest = await ingest(conversations, async () => ours);
   const vectorOnly = oursSystem(
     "ours, keyword fusion off",

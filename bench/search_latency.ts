@@ -5,7 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { Memory } from "../src/backends/memory.js";
+import { DEFAULT_KEYWORD_WEIGHT, Memory } from "../src/backends/memory.js";
 import { hashEmbedding, HashEmbeddings } from "../src/testing/index.js";
 import { memoryTexts, queryText } from "./corpus.js";
 import type { BenchContext, SectionResult } from "./report.js";
@@ -171,7 +171,7 @@ async function runSize(size: Size, context: BenchContext) {
 
   const hybrid = new Memory({ embeddings, path: path.join(dir, "ours.db") });
   const vectorOnly = new Memory({ embeddings, store: hybrid.store, keywordWeight: 0 });
-  const ours = oursSystem("ours, hybrid (default keywordWeight 1)", hybrid);
+  const ours = oursSystem(`ours, hybrid (default keywordWeight ${DEFAULT_KEYWORD_WEIGHT})`, hybrid);
   let loadMs = 0;
   for (let scope = 0; scope < size.scopes; scope++) {
     loadMs += await loadTexts(ours, userOf(scope), size.perScope, textsOf(scope));

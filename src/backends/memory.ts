@@ -56,11 +56,20 @@ export interface MemoryOptions {
   contextMessages?: number;
   /** Graph memory: entities and relations from the same LLM call (`true` or options). */
   graph?: boolean | GraphOptions;
-  /** Weight of keyword (BM25) relevance added to cosine similarity in search (default 1; 0 disables). */
+  /**
+   * Weight of keyword (BM25, normalised to [0, 1]) relevance added to cosine similarity in
+   * search (default `DEFAULT_KEYWORD_WEIGHT`; 0 disables keyword fusion).
+   */
   keywordWeight?: number;
 }
 
 export type GetAllOptions = ListOptions;
+
+/**
+ * Default keyword weight. On LoCoMo with a word-based embedder, 0.5 to 1.5 score alike (1 is
+ * marginally best); 0.5 keeps semantic similarity in charge with real embedding models.
+ */
+export const DEFAULT_KEYWORD_WEIGHT = 0.5;
 
 export interface GetAllResult {
   results: MemoryItem[];
@@ -149,7 +158,7 @@ export class Memory implements MemoryBackend {
       : undefined;
     this.similarMemories = options.similarMemories ?? 10;
     this.contextMessages = options.contextMessages ?? 6;
-    this.keywordWeight = options.keywordWeight ?? 1;
+    this.keywordWeight = options.keywordWeight ?? DEFAULT_KEYWORD_WEIGHT;
   }
 
   /**
