@@ -1,3 +1,4 @@
+import { jest } from "@jest/globals";
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from "@langchain/core/messages";
 import { MEMORY_WRITE_ERROR_EVENT } from "../src/callbacks.js";
@@ -207,9 +208,16 @@ describe("Mem0ChatModel storage", () => {
     expect(awaited.memory.adds).toHaveLength(1);
     const strict = setup({ store: "await", onMemoryError: "throw", writeQueue: { maxRetries: 0 } });
     strict.memory.addErrors = [new Error("disk full")];
-    await expect(strict.model.invoke("hi")).rejects.toThrow(
-      /Storing the conversation in memory failed/,
-    );
+    const warn = jest.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      await expect(strict.model.invoke("hi")).rejects.toThrow(
+        /Storing the conversation in memory failed/,
+      );
+      // Without an onError hook the failure is still reported, never silently dropped.
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/could not be stored.*disk full/));
+    } finally {
+      warn.mockRestore();
+    }
     const off = setup({ store: "off" });
     await off.model.invoke("hi");
     await off.model.flush();
