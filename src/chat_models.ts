@@ -120,9 +120,6 @@ const RETRIEVER_SERIALIZED: SerializedNotImplemented = {
   id: ["langchain_mem0", "MemoryRetriever"],
 };
 
-/** Keys of our call options that must not reach the inner model. */
-type OwnCallOptionKey = "user_id" | "agent_id" | "run_id" | "filters" | "memoryMetadata";
-
 /**
  * A callback manager for a child of `runManager`, so the inner model's run nests under the
  * wrapper's (`CallbackManagerForLLMRun` has no `getChild`).
@@ -441,19 +438,21 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       filters: options.filters,
       callbacks: childCallbacks(runManager),
     });
-    const innerOptions: Record<string, unknown> = { ...options };
-    for (const key of [
-      "user_id",
-      "agent_id",
-      "run_id",
-      "filters",
-      "memoryMetadata",
-      "promptIndex",
-    ] satisfies (OwnCallOptionKey | "promptIndex")[]) {
-      delete innerOptions[key];
-    }
+    // Our own options and core's batch index must not reach the inner model.
+    const {
+      user_id: _userId,
+      agent_id: _agentId,
+      run_id: _runId,
+      filters: _filters,
+      memoryMetadata: _memoryMetadata,
+      promptIndex: _promptIndex,
+      ...forwarded
+    } = options as this["ParsedCallOptions"] & { promptIndex?: number };
     // The wrapper re-emits every token; the inner run must not, or streams see them twice.
-    innerOptions.callbacks = childCallbacks(runManager, ["langsmith:nostream"]);
+    const innerOptions = {
+      ...forwarded,
+      callbacks: childCallbacks(runManager, ["langsmith:nostream"]),
+    };
     return { prepared, innerOptions };
   }
 
