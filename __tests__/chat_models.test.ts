@@ -56,7 +56,7 @@ describe("Mem0ChatModel retrieval and injection", () => {
   it("renders relations after the facts", async () => {
     const { memory, inner, model } = setup();
     memory.remember("Alice likes tea", { userId: "alice" });
-    memory.relations = [{ source: "alice", relation: "lives_in", destination: "berlin" }];
+    memory.relations = [{ source: "alice", relationship: "lives_in", destination: "berlin" }];
     await model.invoke("hello");
     expect(text(inner.calls[0][1])).toMatch(
       /Facts:\n- Alice likes tea\n\nRelations:\n- alice —lives_in→ berlin/,

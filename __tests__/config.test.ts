@@ -195,7 +195,7 @@ describe("Memory.fromConfig mappings", () => {
     expect(options.path).toBe(":memory:");
     const memory = new Memory(options);
     try {
-      await memory.add(["I play chess on Sundays"], alice, { infer: false });
+      await memory.add(["I play chess on Sundays"], { ...alice, infer: false });
       expect((await memory.search("chess", alice)).results).toHaveLength(1);
       expect(server.embeddingRequests).toHaveLength(0);
     } finally {
@@ -228,7 +228,7 @@ describe("Memory.fromConfig mappings", () => {
       embedder: { provider: "hash" },
       vector_store: { provider: "sqlite", config: { path: ":memory:" } },
     });
-    expect(plain.graph).toBeUndefined();
+    expect(plain.hasGraph).toBe(false);
     await plain.close();
   });
 

@@ -50,8 +50,8 @@ function graphMemory(graph: boolean | { entityThreshold?: number } = true) {
   });
 }
 
-const lines = (relations: { source: string; relation: string; destination: string }[] = []) =>
-  relations.map((r) => `${r.source} ${r.relation} ${r.destination}`);
+const lines = (relations: { source: string; relationship: string; destination: string }[] = []) =>
+  relations.map((r) => `${r.source} ${r.relationship} ${r.destination}`);
 
 describe("graph memory", () => {
   it("extracts relations in the same single LLM call as facts", async () => {
@@ -70,7 +70,7 @@ describe("graph memory", () => {
     expect(server.chatRequests).toHaveLength(1);
     expect(server.embeddingRequests.length).toBeLessThanOrEqual(2);
     expect(server.chatRequests[0].systemText).toContain("relations:");
-    expect(lines(await memory.graph!.getAll(alice)).sort()).toEqual([
+    expect(lines(await memory.graph.getAll(alice)).sort()).toEqual([
       "alice lives_in paris",
       "alice works_at acme",
     ]);
@@ -85,13 +85,14 @@ describe("graph memory", () => {
         [{ source: "user", relation: "lives_in", destination: "paris" }],
       ),
     );
-    await memory.add(["I live in Paris"], alice, { timestamp: "2026-01-01T00:00:00Z" });
+    await memory.add(["I live in Paris"], { ...alice, timestamp: "2026-01-01T00:00:00Z" });
     server.enqueue(
       reply([], [{ source: "user", relation: "lives_in", destination: "berlin" }], {
         invalidate: [0],
       }),
     );
-    await memory.add(["I moved from Paris to Berlin"], alice, {
+    await memory.add(["I moved from Paris to Berlin"], {
+      ...alice,
       timestamp: "2026-06-01T00:00:00Z",
     });
     expect(server.chatRequests[1].lastUserText).toContain(
@@ -99,9 +100,12 @@ describe("graph memory", () => {
     );
     const now = await memory.search("where do I live", alice);
     expect(lines(now.relations)).toEqual(["alice lives_in berlin"]);
-    const before = await memory.search("where do I live", alice, { asOf: "2026-03-01T00:00:00Z" });
+    const before = await memory.search("where do I live", {
+      ...alice,
+      asOf: "2026-03-01T00:00:00Z",
+    });
     expect(lines(before.relations)).toEqual(["alice lives_in paris"]);
-    const all = await memory.graph!.getAll(alice, { includeInvalid: true });
+    const all = await memory.graph.getAll({ ...alice, includeInvalid: true });
     const paris = all.find((r) => r.destination === "paris")!;
     expect(paris).toMatchObject({
       validFrom: "2026-01-01T00:00:00.000Z",
@@ -122,10 +126,10 @@ describe("graph memory", () => {
     await memory.add(["I live in New York City (NYC)"], alice);
     await memory.add(["I work in NYC"], alice);
     await memory.add(["I like New-York"], alice);
-    const cities = (await memory.graph!.entities(alice)).filter((e) => e.name !== "alice");
+    const cities = (await memory.graph.entities(alice)).filter((e) => e.name !== "alice");
     expect(cities).toHaveLength(1);
     expect(cities[0].aliases.sort()).toEqual(["new york", "new york city", "nyc"]);
-    expect(lines(await memory.graph!.getAll(alice)).sort()).toEqual([
+    expect(lines(await memory.graph.getAll(alice)).sort()).toEqual([
       "alice likes new york city",
       "alice lives_in new york city",
       "alice works_in new york city",
@@ -143,11 +147,11 @@ describe("graph memory", () => {
     );
     await memory.add(["I visited NYC"], alice);
     await memory.add(["I love New York City, NYC is great"], alice);
-    const cities = (await memory.graph!.entities(alice)).filter((e) => e.name !== "alice");
+    const cities = (await memory.graph.entities(alice)).filter((e) => e.name !== "alice");
     expect(cities.map((e) => [e.name, e.aliases.sort()])).toEqual([
       ["nyc", ["new york city", "nyc"]],
     ]);
-    expect(lines(await memory.graph!.getAll(alice)).sort()).toEqual([
+    expect(lines(await memory.graph.getAll(alice)).sort()).toEqual([
       "alice loves nyc",
       "alice visited nyc",
     ]);
@@ -174,9 +178,9 @@ describe("graph memory", () => {
     const bobs = await memory.search("what is anna up to", { userId: "bob" });
     expect(lines(bobs.relations)).toEqual(["bob friend_of anna"]);
     await memory.deleteAll(alice);
-    expect(await memory.graph!.getAll(alice)).toEqual([]);
-    expect(await memory.graph!.entities(alice)).toEqual([]);
-    expect(lines(await memory.graph!.getAll({ userId: "bob" }))).toEqual(["bob friend_of anna"]);
+    expect(await memory.graph.getAll(alice)).toEqual([]);
+    expect(await memory.graph.entities(alice)).toEqual([]);
+    expect(lines(await memory.graph.getAll({ userId: "bob" }))).toEqual(["bob friend_of anna"]);
     await memory.close();
   });
 
@@ -203,7 +207,8 @@ describe("graph memory", () => {
     server.enqueue({ json: { add: ["User likes tea"], update: [], delete: [] } });
     await memory.add(["I like tea"], alice);
     expect(server.chatRequests[0].systemText).not.toContain("relations:");
-    expect(memory.graph).toBeUndefined();
+    expect(memory.hasGraph).toBe(false);
+    expect(() => memory.graph).toThrow(/graph: true/);
     expect((await memory.search("tea", alice)).relations).toBeUndefined();
     await memory.close();
   });

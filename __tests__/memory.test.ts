@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { ChatOpenAI, OpenAIEmbeddings } from "@langchain/openai";
 import { Memory } from "../src/backends/memory.js";
 import { Mem0ChatModel } from "../src/chat_models.js";
-import { EmbedderMismatchError, MemoryExtractionError } from "../src/errors.js";
+import { EmbedderMismatchError, MemoryExtractionError, MissingScopeError } from "../src/errors.js";
 import type { MetadataFilter } from "../src/stores/filters.js";
 import { SqliteStore } from "../src/stores/sqlite.js";
 import { FakeOpenAIServer, HashEmbeddings } from "../src/testing/index.js";
@@ -89,9 +89,9 @@ describe("Memory.add with inference", () => {
     const all = (await memory.getAll(alice)).results.map((m) => m.memory).sort();
     expect(all).toEqual(["User likes green tea", "User lives in Berlin", "User's name is Alice"]);
     const history = await memory.history(second.results[0].id);
-    expect(history.map((h) => [h.event, h.previous, h.next])).toEqual([
-      ["ADD", null, "User lives in Paris"],
+    expect(history.map((h) => [h.action, h.previous_value, h.new_value])).toEqual([
       ["UPDATE", "User lives in Paris", "User lives in Berlin"],
+      ["ADD", null, "User lives in Paris"],
     ]);
     await memory.close();
   });
@@ -103,18 +103,27 @@ describe("Memory.add with inference", () => {
     server.enqueue(ops([], [{ id: 7, text: "bogus" }], [0, 42]));
     const result = await memory.add(["Please forget that I smoke, I quit"], alice);
     expect(result.results).toEqual([
-      { id, memory: "User smokes", event: "DELETE", previousMemory: "User smokes" },
+      {
+        id,
+        memory: "User smokes",
+        event: "DELETE",
+        previousMemory: "User smokes",
+        metadata: { event: "DELETE", previousMemory: "User smokes" },
+      },
     ]);
     expect(await memory.get(id)).toBeNull();
-    expect((await memory.history(id)).map((h) => h.event)).toEqual(["ADD", "DELETE"]);
+    expect((await memory.history(id)).map((h) => h.action)).toEqual(["DELETE", "ADD"]);
     await memory.close();
   });
 
   it("shows earlier messages of the scope as context and grounds dates", async () => {
     const { memory } = newMemory();
     server.enqueue(ops([]), ops(["User has a dentist appointment on 2026-03-06"]));
-    await memory.add(["I need to see a dentist"], alice, { timestamp: "2026-03-01T10:00:00Z" });
-    await memory.add(["It's booked for next Friday"], alice, { timestamp: "2026-03-01T10:05:00Z" });
+    await memory.add(["I need to see a dentist"], { ...alice, timestamp: "2026-03-01T10:00:00Z" });
+    await memory.add(["It's booked for next Friday"], {
+      ...alice,
+      timestamp: "2026-03-01T10:05:00Z",
+    });
     const prompt = server.chatRequests[1].lastUserText;
     expect(prompt).toContain("Conversation date: 2026-03-01 (Sunday)");
     expect(prompt).toMatch(/Earlier messages[\s\S]*user: I need to see a dentist/);
@@ -162,8 +171,7 @@ describe("Memory storage and search", () => {
         { role: "user", content: "Verbatim one" },
         { role: "assistant", content: "Verbatim two" },
       ],
-      alice,
-      { infer: false, metadata: { source: "import" } },
+      { ...alice, infer: false, metadata: { source: "import" } },
     );
     expect(result.results.map((r) => r.memory)).toEqual(["Verbatim one", "Verbatim two"]);
     expect(server.chatRequests).toHaveLength(0);
@@ -182,8 +190,8 @@ describe("Memory storage and search", () => {
     const query = "what did my friend Zbigniew do on the weekend with plans";
     const rankOf = async (keywordWeight: number) => {
       const { memory } = newMemory({ keywordWeight });
-      await memory.add([...filler, target], alice, { infer: false });
-      const { results } = await memory.search(query, alice, { topK: 10 });
+      await memory.add([...filler, target], { ...alice, infer: false });
+      const { results } = await memory.search(query, { ...alice, topK: 10 });
       await memory.close();
       return results.findIndex((r) => r.memory === target);
     };
@@ -193,20 +201,23 @@ describe("Memory storage and search", () => {
 
   it("filters on metadata before ranking", async () => {
     const { memory } = newMemory();
-    await memory.add(["Apple pie recipe"], alice, {
+    await memory.add(["Apple pie recipe"], {
+      ...alice,
       infer: false,
       metadata: { kind: "recipe", rating: 5 },
     });
-    await memory.add(["Apple stock price"], alice, {
+    await memory.add(["Apple stock price"], {
+      ...alice,
       infer: false,
       metadata: { kind: "finance", rating: 2 },
     });
-    await memory.add(["Banana bread recipe"], alice, {
+    await memory.add(["Banana bread recipe"], {
+      ...alice,
       infer: false,
       metadata: { kind: "recipe", rating: 3 },
     });
     const texts = async (filters: MetadataFilter) =>
-      (await memory.search("apple", alice, { filters })).results.map((r) => r.memory).sort();
+      (await memory.search("apple", { ...alice, filters })).results.map((r) => r.memory).sort();
     expect(await texts({ kind: "recipe" })).toEqual(["Apple pie recipe", "Banana bread recipe"]);
     expect(await texts({ rating: { gte: 3 }, kind: { in: ["recipe"] } })).toEqual([
       "Apple pie recipe",
@@ -217,7 +228,7 @@ describe("Memory storage and search", () => {
       "Apple stock price",
     ]);
     await expect(
-      memory.search("apple", alice, { filters: { rating: { near: 3 } } as MetadataFilter }),
+      memory.search("apple", { ...alice, filters: { rating: { near: 3 } } as MetadataFilter }),
     ).rejects.toThrow(/unknown operator "near"/);
     await memory.close();
   });
@@ -226,10 +237,10 @@ describe("Memory storage and search", () => {
     const { memory } = newMemory();
     const bob = { userId: "bob" };
     const [aliceItem] = (
-      await memory.add(["Alice secret passport number"], alice, { infer: false })
+      await memory.add(["Alice secret passport number"], { ...alice, infer: false })
     ).results;
-    await memory.add(["Bob secret passport number"], bob, { infer: false });
-    await memory.add(["Alice run note"], { userId: "alice", runId: "r1" }, { infer: false });
+    await memory.add(["Bob secret passport number"], { ...bob, infer: false });
+    await memory.add(["Alice run note"], { userId: "alice", runId: "r1", infer: false });
     const search = await memory.search("secret passport number", bob);
     expect(search.results.map((r) => r.memory)).toEqual(["Bob secret passport number"]);
     expect((await memory.getAll(bob)).results.map((r) => r.memory)).toEqual([
@@ -241,12 +252,13 @@ describe("Memory storage and search", () => {
     expect(await memory.get(aliceItem.id)).not.toBeNull();
     expect((await memory.getAll(alice)).results).toHaveLength(2);
     await expect(memory.search("x", {})).rejects.toThrow(/userId, agentId or runId/);
+    await expect(memory.search("x", {})).rejects.toThrow(MissingScopeError);
     await memory.close();
   });
 
   it("persists across re-opening the file and refuses another embedder", async () => {
     const { memory, file } = newMemory();
-    await memory.add(["Persistent fact about sailing"], alice, { infer: false });
+    await memory.add(["Persistent fact about sailing"], { ...alice, infer: false });
     await memory.close();
     const reopened = newMemory({ path: file }).memory;
     expect((await reopened.search("sailing", alice)).results[0].memory).toBe(
@@ -260,17 +272,21 @@ describe("Memory storage and search", () => {
 
   it("updates and deletes through the API with history, and deleteAll leaves nothing of the scope", async () => {
     const { memory, file } = newMemory();
-    const [item] = (await memory.add(["Likes jazz"], alice, { infer: false })).results;
+    const [item] = (await memory.add(["Likes jazz"], { ...alice, infer: false })).results;
     const updated = await memory.update(item.id, {
       text: "Likes jazz and blues",
       metadata: { genre: "music" },
     });
-    expect(updated).toMatchObject({ memory: "Likes jazz and blues", metadata: { genre: "music" } });
-    expect((await memory.history(item.id)).map((h) => [h.event, h.actor])).toEqual([
-      ["ADD", "user"],
+    expect(updated).toEqual({ message: "Memory updated successfully!" });
+    expect(await memory.get(item.id)).toMatchObject({
+      memory: "Likes jazz and blues",
+      metadata: { genre: "music", role: "user" },
+    });
+    expect((await memory.history(item.id)).map((h) => [h.action, h.actor])).toEqual([
       ["UPDATE", "api"],
+      ["ADD", "user"],
     ]);
-    await memory.add(["Bob likes rock"], { userId: "bob" }, { infer: false });
+    await memory.add(["Bob likes rock"], { userId: "bob", infer: false });
     server.enqueue(ops(["Alice has a cat"]));
     await memory.add(["I have a cat"], alice);
     await memory.deleteAll(alice);

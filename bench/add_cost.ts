@@ -217,7 +217,7 @@ async function measureOurs(context: BenchContext, graph: boolean): Promise<AddFi
         const { results } = await memory.add(messagesOf(turn), { userId: USER });
         return results.map((event) => event.event);
       },
-      async () => (await memory.getAll({ userId: USER }, { limit: 1000 })).results.length,
+      async () => (await memory.getAll({ userId: USER, topK: 1000 })).results.length,
     );
   } finally {
     await memory.close();

@@ -31,10 +31,10 @@ export function oursSystem(name: string, memory: Memory): MemorySystem {
     name,
     async addVerbatim(texts, userId) {
       const messages: BaseMessageLike[] = texts.map((content) => ({ role: "user", content }));
-      await memory.add(messages, { userId }, { infer: false });
+      await memory.add(messages, { userId, infer: false });
     },
     async search(query, userId, topK) {
-      const { results } = await memory.search(query, { userId }, { topK });
+      const { results } = await memory.search(query, { userId, topK });
       return results.map((item) => ({ text: item.memory, score: item.score ?? 0 }));
     },
     close: () => memory.close(),

@@ -130,8 +130,7 @@ async function storageModes(
     configuration: { baseURL: server.baseURL },
   });
   const memory = new Memory({ llm, embeddings, store });
-  const count = async () =>
-    (await memory.getAll({ userId: USER }, { limit: 100_000 })).results.length;
+  const count = async () => (await memory.getAll({ userId: USER, topK: 100_000 })).results.length;
   const figures: StorageFigures[] = [];
   try {
     for (const mode of ["off", "background", "await"] as const) {

@@ -165,7 +165,8 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
     const outcome = this.queue.enqueue({
       key: scopeKey(scope),
       run: () =>
-        this.backend.add(conversation, scope, {
+        this.backend.add(conversation, {
+          ...scope,
           metadata: Object.keys(metadata).length > 0 ? metadata : undefined,
           infer: this.infer,
         }),

@@ -368,7 +368,8 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       "Mem0MemoryRetrieval",
     );
     try {
-      const result = await this.memory.search(query, scope, {
+      const result = await this.memory.search(query, {
+        ...scope,
         topK: this.topK,
         threshold: this.threshold,
         filters: options.filters ?? this.fields.filters,

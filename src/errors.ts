@@ -33,3 +33,6 @@ export class MemoryExtractionError extends Mem0Error {
 
 /** A memory operation failed after all retries; `cause` holds the last underlying error. */
 export class MemoryOperationError extends Mem0Error {}
+
+/** The object was closed (`close()`); create a new one to go on. */
+export class Mem0ClosedError extends Mem0Error {}

@@ -45,7 +45,7 @@ function sanitize(text: string): string {
 
 /** `source —relation→ destination`, the form relations take in prompts. */
 export function formatRelation(relation: Relation): string {
-  return `${sanitize(relation.source)} —${sanitize(relation.relation)}→ ${sanitize(relation.destination)}`;
+  return `${sanitize(relation.source)} —${sanitize(relation.relationship)}→ ${sanitize(relation.destination)}`;
 }
 
 /** Default formatter: a delimited block with the facts, then the relations, or "" when empty. */

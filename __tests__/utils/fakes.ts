@@ -7,21 +7,28 @@ import {
 import type { ChatGenerationChunk, ChatResult } from "@langchain/core/outputs";
 import { FakeListChatModel } from "@langchain/core/utils/testing";
 import type {
-  AddOptions,
+  AddMemoryOptions,
   AddResult,
   MemoryBackend,
   MemoryItem,
-  SearchOptions,
+  SearchMemoryOptions,
   SearchResult,
 } from "../../src/backends/base.js";
 import { scopeContains, type MemoryScope } from "../../src/scope.js";
 
+/** The owner ids of mem0ai-shaped options. */
+function ownerOf({ userId, agentId, runId }: MemoryScope): MemoryScope {
+  return Object.fromEntries(
+    Object.entries({ userId, agentId, runId }).filter(([, value]) => value !== undefined),
+  );
+}
+
 /** A wrapper-only stand-in for a memory backend: records calls, returns scripted memories. */
 export class FakeMemoryBackend implements MemoryBackend {
-  readonly searches: { query: string; scope: MemoryScope; options?: SearchOptions }[] = [];
-  readonly adds: { messages: BaseMessage[]; scope: MemoryScope; options?: AddOptions }[] = [];
-  /** Memories by owner; `search` returns those visible from the scope. */
-  readonly items: (MemoryItem & MemoryScope)[] = [];
+  readonly searches: { query: string; scope: MemoryScope; options: SearchMemoryOptions }[] = [];
+  readonly adds: { messages: BaseMessage[]; scope: MemoryScope; options: AddMemoryOptions }[] = [];
+  /** Memories with their owners; `search` returns those visible from the scope. */
+  readonly items: { item: MemoryItem; owner: MemoryScope }[] = [];
   relations: SearchResult["relations"];
   searchError?: Error;
   /** Errors thrown by the next adds, one per call. */
@@ -31,32 +38,36 @@ export class FakeMemoryBackend implements MemoryBackend {
   remember(memory: string, scope: MemoryScope) {
     const now = new Date().toISOString();
     this.items.push({
-      id: String(this.items.length + 1),
-      memory,
-      metadata: {},
-      createdAt: now,
-      updatedAt: now,
-      ...scope,
+      item: {
+        id: String(this.items.length + 1),
+        memory,
+        metadata: {},
+        createdAt: now,
+        updatedAt: now,
+      },
+      owner: scope,
     });
   }
 
-  async search(query: string, scope: MemoryScope, options?: SearchOptions): Promise<SearchResult> {
+  async search(query: string, options: SearchMemoryOptions): Promise<SearchResult> {
+    const scope = ownerOf(options);
     this.searches.push({ query, scope, options });
     if (this.searchError) throw this.searchError;
-    const results = this.items.filter((item) => scopeContains(scope, item));
+    const results = this.items
+      .filter(({ owner }) => scopeContains(scope, owner))
+      .map(({ item }) => item);
     return { results, relations: this.relations };
   }
 
-  async add(
-    messages: BaseMessageLike[],
-    scope: MemoryScope,
-    options?: AddOptions,
-  ): Promise<AddResult> {
+  async add(messages: string | BaseMessageLike[], options: AddMemoryOptions): Promise<AddResult> {
+    const scope = ownerOf(options);
     if (this.addDelayMs) await new Promise((resolve) => setTimeout(resolve, this.addDelayMs));
     const error = this.addErrors.shift();
     if (error) throw error;
     this.adds.push({
-      messages: messages.map((m) => coerceMessageLikeToMessage(m)),
+      messages: (typeof messages === "string" ? [messages] : messages).map((m) =>
+        coerceMessageLikeToMessage(m),
+      ),
       scope,
       options,
     });

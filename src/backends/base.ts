@@ -1,3 +1,4 @@
+import type { Callbacks } from "@langchain/core/callbacks/manager";
 import type { BaseMessageLike } from "@langchain/core/messages";
 import type { MemoryScope } from "../scope.js";
 import type { MetadataFilter } from "../stores/filters.js";
@@ -5,26 +6,34 @@ import type { MetadataFilter } from "../stores/filters.js";
 /** JSON-safe metadata attached to a memory. */
 export type MemoryMetadata = Record<string, unknown>;
 
-/** One remembered fact, as returned by every backend. */
+/**
+ * One remembered fact, shaped as mem0ai returns it (owner ids in snake case, timestamps in
+ * camel case), so code written for mem0ai reads it unchanged.
+ */
 export interface MemoryItem {
   id: string;
   /** The fact in plain text. */
   memory: string;
-  /** Relevance for a search (higher is better); absent outside search results. */
+  /** MD5 of the normalised text. */
+  hash?: string;
+  /** Relevance in [0, 1] for a search (higher is better); absent outside search results. */
   score?: number;
+  /** Relevance given by the reranker, next to `score`, when `rerank: true` was used. */
+  rerankScore?: number;
+  /** The memory's metadata; `expiration_date` holds its expiry (YYYY-MM-DD) when set. */
   metadata: MemoryMetadata;
   /** ISO-8601 timestamps. */
   createdAt: string;
   updatedAt: string;
-  userId?: string;
-  agentId?: string;
-  runId?: string;
+  user_id?: string;
+  agent_id?: string;
+  run_id?: string;
 }
 
-/** One graph relation `source —relation→ destination`. */
+/** One graph relation `source —relationship→ destination` (mem0's field names). */
 export interface Relation {
   source: string;
-  relation: string;
+  relationship: string;
   destination: string;
   /** ISO-8601 time from which the relation holds. */
   validFrom?: string;
@@ -39,38 +48,65 @@ export interface SearchResult {
   relations?: Relation[];
 }
 
-export interface SearchOptions {
+/**
+ * mem0ai's `filters`: the owner ids in snake case (`user_id`, `agent_id`, `run_id`) next to
+ * metadata conditions (see {@link MetadataFilter}).
+ */
+export type SearchFilters = MetadataFilter & {
+  user_id?: string;
+  agent_id?: string;
+  run_id?: string;
+};
+
+/** Options of `search`, as mem0ai takes them; the owner comes from the ids or from `filters`. */
+export interface SearchMemoryOptions extends MemoryScope {
   /** How many memories to return (default 10). */
   topK?: number;
-  /** Drop results whose score is below this value. */
+  /** Minimum semantic (cosine) similarity in [0, 1] of a result, as in mem0ai. */
   threshold?: number;
-  /** Metadata filter applied before ranking. */
-  filters?: MetadataFilter;
+  /** Owner ids and metadata conditions, applied before ranking. */
+  filters?: SearchFilters;
+  /** Reorder the results with the engine's reranker (a no-op when none is configured, as in mem0ai). */
+  rerank?: boolean;
+  /** Also return memories whose `expirationDate` has passed (default false). */
+  showExpired?: boolean;
   /** Graph memory: relations valid at this time instead of the current ones. */
   asOf?: Date | string;
   /** Graph memory: also return relations that were invalidated. */
   includeInvalid?: boolean;
+  /** Aborts the search. */
   signal?: AbortSignal;
 }
 
-export interface AddOptions {
+/** Options of `add`, as mem0ai takes them. */
+export interface AddMemoryOptions extends MemoryScope {
   /** Metadata stored with every memory this add creates or updates. */
   metadata?: MemoryMetadata;
+  /** Owner ids in mem0ai's snake case, as an alternative to `userId` / `agentId` / `runId`. */
+  filters?: Pick<SearchFilters, "user_id" | "agent_id" | "run_id">;
   /** `true` (default): extract facts with the LLM; `false`: store messages verbatim. */
   infer?: boolean;
   /** When the conversation happened; relative dates are resolved against it (default: now). */
-  timestamp?: Date | string | number;
+  timestamp?: Date | string | number | null;
+  /** Day (YYYY-MM-DD) after which the memories this add creates are treated as expired. */
+  expirationDate?: string | Date | null;
+  /** Aborts the add (the LLM call and the embeddings). */
   signal?: AbortSignal;
+  /** Callbacks (tracing) for the extraction call. */
+  callbacks?: Callbacks;
 }
 
 export type MemoryEventType = "ADD" | "UPDATE" | "DELETE";
 
+/** One change made by `add`. */
 export interface MemoryEvent {
   id: string;
   memory: string;
   event: MemoryEventType;
   /** The text before an UPDATE or DELETE. */
   previousMemory?: string;
+  /** The event again, where mem0ai's TypeScript SDK puts it. */
+  metadata: { event: MemoryEventType; previousMemory?: string };
 }
 
 export interface AddResult {
@@ -78,10 +114,10 @@ export interface AddResult {
 }
 
 /**
- * What `Mem0ChatModel` needs from a memory: the local engine, the hosted platform client
- * and adapters all implement it.
+ * What `Mem0ChatModel` and the other front doors need from a memory: the local engine, the
+ * hosted platform client and adapters all implement it, with mem0ai's call shapes.
  */
 export interface MemoryBackend {
-  search(query: string, scope: MemoryScope, options?: SearchOptions): Promise<SearchResult>;
-  add(messages: BaseMessageLike[], scope: MemoryScope, options?: AddOptions): Promise<AddResult>;
+  search(query: string, options: SearchMemoryOptions): Promise<SearchResult>;
+  add(messages: string | BaseMessageLike[], options: AddMemoryOptions): Promise<AddResult>;
 }

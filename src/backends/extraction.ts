@@ -1,3 +1,4 @@
+import type { Callbacks } from "@langchain/core/callbacks/manager";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import {
   HumanMessage,
@@ -175,6 +176,13 @@ function parseOperations(
 
 type StructuredReply = { raw?: AIMessage; parsed?: unknown };
 
+/** Per-call settings of the extraction call. */
+interface CallOptions {
+  signal?: AbortSignal;
+  /** Tracing: the extraction run nests under these. */
+  callbacks?: Callbacks;
+}
+
 /**
  * Errors that mean "the model answered, but not usable JSON". Some clients parse structured
  * output themselves (the OpenAI SDK in JSON-schema mode) and throw before LangChain sees it.
@@ -223,9 +231,9 @@ export class MemoryExtractor {
     return [new SystemMessage(this.systemPrompt), new HumanMessage(renderExtractionInput(input))];
   }
 
-  async extract(input: ExtractionInput, signal?: AbortSignal): Promise<MemoryOperations> {
+  async extract(input: ExtractionInput, options: CallOptions = {}): Promise<MemoryOperations> {
     const messages = this.buildMessages(input);
-    const first = await this.call(messages, signal);
+    const first = await this.call(messages, options);
     if (first.ok) return first.value;
     const repair = await this.call(
       [
@@ -236,7 +244,7 @@ export class MemoryExtractor {
             "Answer again with the complete, corrected memory operations.",
         ),
       ],
-      signal,
+      options,
     );
     if (repair.ok) return repair.value;
     throw new MemoryExtractionError(
@@ -247,11 +255,11 @@ export class MemoryExtractor {
 
   private async call(
     messages: BaseMessage[],
-    signal?: AbortSignal,
+    options: CallOptions,
   ): Promise<{ ok: true; value: MemoryOperations } | { ok: false; error: string; raw: string }> {
     let reply: StructuredReply;
     try {
-      reply = (await this.structured.invoke(messages, { signal })) as StructuredReply;
+      reply = (await this.structured.invoke(messages, options)) as StructuredReply;
     } catch (error) {
       if (!(error instanceof Error) || !OUTPUT_ERROR_NAMES.has(error.name)) throw error;
       return { ok: false, error: error.message, raw: "" };

@@ -43,7 +43,7 @@ function toRelation(edge: GraphEdge, score?: number): Relation & { id: string } 
   const relation: Relation & { id: string } = {
     id: edge.id,
     source: edge.source,
-    relation: edge.relation,
+    relationship: edge.relation,
     destination: edge.destination,
     validFrom: edge.validFrom,
   };
@@ -294,16 +294,17 @@ export class GraphMemory {
     });
   }
 
-  /** Every relation of the scope (current ones unless asked otherwise), with ids. */
-  async getAll(
-    scope: MemoryScope,
-    validity: EdgeValidity = {},
-  ): Promise<(Relation & { id: string })[]> {
-    const edges = await this.store.listEdges(requireScope(scope), validity);
+  /**
+   * Every relation of the owner (current ones unless asked otherwise), with ids:
+   * `getAll({ userId: "alice", includeInvalid: true })`.
+   */
+  async getAll(options: MemoryScope & EdgeValidity): Promise<(Relation & { id: string })[]> {
+    const { asOf, includeInvalid, ...scope } = options ?? {};
+    const edges = await this.store.listEdges(requireScope(scope), { asOf, includeInvalid });
     return edges.map((edge) => toRelation(edge));
   }
 
-  /** Every entity of the scope. */
+  /** Every entity of the owner: `entities({ userId: "alice" })`. */
   async entities(scope: MemoryScope): Promise<GraphEntity[]> {
     return this.store.listEntities(requireScope(scope));
   }

@@ -66,7 +66,8 @@ export type MemoryChange =
       text: string;
       hash: string;
       metadata: MemoryMetadata;
-      embedding: number[];
+      /** New vector; absent when the text is unchanged (the stored vector is kept). */
+      embedding?: number[];
       updatedAt: string;
       actor?: string;
     }

@@ -437,6 +437,7 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
         "SELECT id, embedding FROM memories WHERE id IN (SELECT value FROM json_each(?))",
       ),
       existsId: db.prepare("SELECT 1 FROM memories WHERE id = ?").pluck(),
+      embeddingOf: db.prepare("SELECT embedding FROM memories WHERE id = ?").pluck(),
       hashOwner: db.prepare("SELECT id FROM memories WHERE scope_key = ? AND hash = ?").pluck(),
       insert: db.prepare(
         `INSERT INTO memories (id, user_id, agent_id, run_id, scope_key, text, hash, metadata, embedding,
@@ -864,7 +865,10 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
             results.push({ change, applied: false });
             continue;
           }
-          const vector = prepareVector(change.embedding, change.id);
+          // No new embedding: the text is unchanged, keep the stored vector.
+          const vector = change.embedding
+            ? prepareVector(change.embedding, change.id)
+            : blobToVector(this.stmt.embeddingOf.get(change.id) as Buffer);
           const clash = this.stmt.hashOwner.get(row.scope_key, change.hash) as string | undefined;
           if (clash !== undefined && clash !== change.id) {
             results.push({ change, applied: false, previous: row.text });

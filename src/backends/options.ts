@@ -1,0 +1,204 @@
+import { z } from "zod";
+import { Mem0InputError, type Mem0Error } from "../errors.js";
+import { requireScope, type MemoryScope } from "../scope.js";
+import { validateFilter, type MetadataFilter } from "../stores/filters.js";
+import type { SearchFilters } from "./base.js";
+
+/** Option names people bring from other APIs, and what to write instead. */
+const RENAMES: Record<string, string> = {
+  user_id: "userId (or filters: { user_id })",
+  agent_id: "agentId (or filters: { agent_id })",
+  run_id: "runId (or filters: { run_id })",
+  limit: "topK",
+  top_k: "topK",
+  expiration_date: "expirationDate",
+  show_expired: "showExpired",
+  data: "text",
+};
+
+const CAMEL_FILTER_KEYS: Record<string, string> = {
+  userId: "user_id",
+  agentId: "agent_id",
+  runId: "run_id",
+};
+
+const id = z.string().trim().min(1, "must be a non-empty string");
+const scopeShape = { userId: id.optional(), agentId: id.optional(), runId: id.optional() };
+const record = z.record(z.string(), z.unknown());
+const signal = z.custom<AbortSignal>(
+  (value) => value instanceof AbortSignal,
+  "must be an AbortSignal",
+);
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A day as YYYY-MM-DD (mem0ai's expiry format); a Date is taken at its UTC day. */
+const expirationDate = z.union([z.string(), z.date(), z.null()]).transform((value, ctx) => {
+  if (value === null) return null;
+  const day = value instanceof Date ? value.toISOString().slice(0, 10) : value;
+  const parsed = new Date(`${day}T00:00:00Z`);
+  if (
+    !DAY.test(day) ||
+    Number.isNaN(parsed.getTime()) ||
+    parsed.toISOString().slice(0, 10) !== day
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must be a date as YYYY-MM-DD, got ${JSON.stringify(value)}`,
+    });
+    return z.NEVER;
+  }
+  return day;
+});
+
+const count = z.number().int("must be a whole number").positive("must be at least 1");
+/** Search ranks topK × 4 candidates per signal, so a search's topK is bounded. */
+const searchTopK = count.max(10_000, "must be at most 10000");
+
+export const addOptionsSchema = z
+  .object({
+    ...scopeShape,
+    metadata: record.optional(),
+    filters: z
+      .object({ user_id: id.optional(), agent_id: id.optional(), run_id: id.optional() })
+      .strict()
+      .optional(),
+    infer: z.boolean().optional(),
+    timestamp: z.union([z.date(), z.string(), z.number(), z.null()]).optional(),
+    expirationDate: expirationDate.optional(),
+    signal: signal.optional(),
+    callbacks: z.unknown().optional(),
+  })
+  .strict();
+
+export const searchOptionsSchema = z
+  .object({
+    ...scopeShape,
+    topK: searchTopK.optional(),
+    threshold: z
+      .number()
+      .min(0, "must be between 0 and 1")
+      .max(1, "must be between 0 and 1")
+      .optional(),
+    filters: record.optional(),
+    rerank: z.boolean().optional(),
+    showExpired: z.boolean().optional(),
+    asOf: z.union([z.date(), z.string()]).optional(),
+    includeInvalid: z.boolean().optional(),
+    signal: signal.optional(),
+  })
+  .strict();
+
+export const getAllOptionsSchema = z
+  .object({
+    ...scopeShape,
+    topK: count.optional(),
+    filters: record.optional(),
+    showExpired: z.boolean().optional(),
+    cursor: z.string().optional(),
+  })
+  .strict();
+
+export const updateOptionsSchema = z.union([
+  z.string().trim().min(1, "must be a non-empty text"),
+  z
+    .object({
+      text: z.string().trim().min(1, "must be a non-empty text").optional(),
+      metadata: record.optional(),
+      expirationDate: expirationDate.optional(),
+    })
+    .strict()
+    .refine(
+      (value) =>
+        value.text !== undefined ||
+        value.metadata !== undefined ||
+        value.expirationDate !== undefined,
+      "give at least one of text, metadata or expirationDate",
+    ),
+]);
+
+export const deleteAllOptionsSchema = z.object(scopeShape).strict();
+
+function describeIssue(issue: z.core.$ZodIssue, what: string): string {
+  const path = issue.path.length ? `${what}.${issue.path.join(".")}` : what;
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys
+      .map((key) => {
+        const rename = RENAMES[key];
+        return `${what}${issue.path.length ? `.${issue.path.join(".")}` : ""}: unknown option "${key}"${
+          rename ? `; use ${rename}` : ""
+        }`;
+      })
+      .join("; ");
+  }
+  if (issue.code === "invalid_type" && issue.input === undefined) return `${path} is required`;
+  return `${path} ${issue.message}`;
+}
+
+/** Parses options with a schema; a failure is a typed error naming every bad field. */
+export function parseOptions<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  what: string,
+  ErrorClass: new (message: string) => Mem0Error = Mem0InputError,
+): z.output<T> {
+  const parsed = schema.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => describeIssue(issue, what));
+  throw new ErrorClass(`Invalid ${what}: ${[...new Set(problems)].join("; ")}.`);
+}
+
+/**
+ * The owner of a call from mem0ai's two spellings: `userId`… at the top level and
+ * `filters.user_id`…; both may be given when they agree. Returns the scope and the
+ * remaining metadata filter.
+ */
+export function resolveScope(
+  options: MemoryScope & { filters?: SearchFilters | Record<string, unknown> },
+  what: string,
+): { scope: MemoryScope; filter?: MetadataFilter } {
+  const scope: MemoryScope = {
+    userId: options.userId,
+    agentId: options.agentId,
+    runId: options.runId,
+  };
+  let filter: Record<string, unknown> | undefined;
+  if (options.filters !== undefined) {
+    const { user_id, agent_id, run_id, ...rest } = options.filters as Record<string, unknown>;
+    for (const key of Object.keys(rest)) {
+      if (CAMEL_FILTER_KEYS[key]) {
+        throw new Mem0InputError(
+          `Invalid ${what}: filters.${key} is not an owner id; write filters.${CAMEL_FILTER_KEYS[key]} or ${key} at the top level.`,
+        );
+      }
+    }
+    const pairs: [keyof MemoryScope, unknown, string][] = [
+      ["userId", user_id, "user_id"],
+      ["agentId", agent_id, "agent_id"],
+      ["runId", run_id, "run_id"],
+    ];
+    for (const [key, value, name] of pairs) {
+      if (value === undefined) continue;
+      if (typeof value !== "string" || value.trim() === "") {
+        throw new Mem0InputError(`Invalid ${what}: filters.${name} must be a non-empty string.`);
+      }
+      if (scope[key] !== undefined && scope[key] !== value.trim()) {
+        throw new Mem0InputError(
+          `Invalid ${what}: ${key} "${scope[key]}" and filters.${name} "${value}" disagree; give the owner once.`,
+        );
+      }
+      scope[key] = value.trim();
+    }
+    if (Object.keys(rest).length > 0) {
+      validateFilter(rest, `${what}.filters`);
+      filter = rest;
+    }
+  }
+  return {
+    scope: requireScope(
+      scope,
+      `${what} needs an owner: give userId, agentId or runId (mem0ai style: { userId: "alice" } ` +
+        `or { filters: { user_id: "alice" } }).`,
+    ),
+    filter: filter as MetadataFilter | undefined,
+  };
+}
