@@ -1,9 +1,16 @@
 import { jest } from "@jest/globals";
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { ChatResult } from "@langchain/core/outputs";
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from "@langchain/core/messages";
 import { MEMORY_WRITE_ERROR_EVENT } from "../src/callbacks.js";
 import { Mem0ChatModel } from "../src/chat_models.js";
-import { MissingScopeError } from "../src/errors.js";
+import {
+  Mem0ClosedError,
+  Mem0ConfigError,
+  Mem0InputError,
+  MissingScopeError,
+} from "../src/errors.js";
 import { MEMORY_BLOCK_OPEN } from "../src/messages.js";
 import { FakeMemoryBackend, RecordingChatModel } from "./utils/fakes.js";
 
@@ -248,5 +255,61 @@ describe("Mem0ChatModel storage", () => {
       .filter((a) => a.scope.userId === "alice")
       .map((a) => a.messages[0].content);
     expect(aliceWrites).toEqual(["alice message 0", "alice message 2", "alice message 4"]);
+  });
+});
+
+describe("Mem0ChatModel errors", () => {
+  it("refuses calls once closed", async () => {
+    const { model } = setup();
+    await model.close();
+    await expect(model.invoke("hi")).rejects.toThrow(Mem0ClosedError);
+    await expect(model.stream("hi")).rejects.toThrow(Mem0ClosedError);
+  });
+
+  it("validates its own options at construction", () => {
+    const memory = new FakeMemoryBackend();
+    const inner = new RecordingChatModel({ responses: ["x"] });
+    const build = (options: Record<string, unknown>) => () =>
+      new Mem0ChatModel({ model: inner, memory, ...options });
+    expect(build({ topK: 0 })).toThrow(Mem0ConfigError);
+    expect(build({ topK: 0 })).toThrow(/topK/);
+    expect(build({ threshold: Number.NaN })).toThrow(/threshold/);
+    expect(build({ injection: "middle" })).toThrow(/injection/);
+    expect(build({ store: "later" })).toThrow(/store/);
+    expect(build({ filters: { rating: { near: 3 } } })).toThrow(/unknown operator "near"/);
+    expect(() => new Mem0ChatModel({ model: inner } as never)).toThrow(/needs `memory`/);
+  });
+
+  it("says plainly when the inner model cannot produce structured output", () => {
+    /** A chat model with neither bindTools nor its own withStructuredOutput. */
+    class PlainChatModel extends BaseChatModel {
+      _llmType() {
+        return "plain";
+      }
+      async _generate(): Promise<ChatResult> {
+        return { generations: [{ message: new AIMessage("x"), text: "x" }] };
+      }
+    }
+    const model = new Mem0ChatModel({
+      model: new PlainChatModel({}),
+      memory: new FakeMemoryBackend(),
+    });
+    expect(() => model.withStructuredOutput({ type: "object", properties: {} })).toThrow(
+      /neither withStructuredOutput nor bindTools/,
+    );
+  });
+
+  it("warns through the logger without the user's id", async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (message: string) => warnings.push(message) };
+    const { memory, model } = setup({ userId: "qz7731@example.com", logger });
+    memory.searchError = new Error("search backend down");
+    memory.addErrors = [new Mem0InputError("bad input")];
+    await model.invoke("hello");
+    await model.flush();
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/retrieval failed[\s\S]*search backend down[\s\S]*onError/);
+    expect(warnings[1]).toMatch(/could not be stored[\s\S]*bad input[\s\S]*onError/);
+    for (const warning of warnings) expect(warning).not.toContain("qz7731");
   });
 });

@@ -5,6 +5,7 @@ import type { BaseMessage } from "@langchain/core/messages";
 import type { ChatGeneration, LLMResult } from "@langchain/core/outputs";
 import type { AddResult, MemoryBackend, MemoryMetadata } from "./backends/base.js";
 import { MemoryOperationError } from "./errors.js";
+import { consoleLogger, type Mem0Logger } from "./logger.js";
 import { messageRole, messageText } from "./messages.js";
 import { mergeScopes, requireScope, scopeFromRecord, scopeKey, type MemoryScope } from "./scope.js";
 import { WriteQueue, type WriteOutcome } from "./write_queue.js";
@@ -35,8 +36,10 @@ export interface Mem0MemoryCallbackHandlerOptions {
   mode?: Exclude<StoreMode, "off">;
   /** The queue writes go through; share one to flush several models together. */
   queue?: WriteQueue;
-  /** Called once a write has failed for good (after retries). Defaults to a console warning. */
+  /** Called once a write has failed for good (after retries). Defaults to a warning. */
   onError?: (failure: MemoryWriteFailure) => void;
+  /** Where the default failure warning goes (default `console.warn`). */
+  logger?: Mem0Logger;
   /** In `"await"` mode, make the chat call fail when storing fails. */
   throwOnError?: boolean;
 }
@@ -48,12 +51,16 @@ interface TrackedRun {
   events?: BaseRunManager;
 }
 
-const defaultOnError = ({ error, scope }: MemoryWriteFailure) => {
-  const reason = error instanceof Error ? error.message : String(error);
-  console.warn(
-    `[langchain-mem0] a conversation could not be stored for ${scopeKey(scope)}: ${reason}`,
-  );
-};
+/** The default failure report: what failed and how to handle it, without ids or content. */
+function warnOnError(logger: Mem0Logger) {
+  return ({ error }: MemoryWriteFailure) => {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    logger.warn(
+      `a conversation could not be stored in memory (${reason}). Pass onError to handle ` +
+        "failed writes; it receives the conversation so nothing is lost.",
+    );
+  };
+}
 
 /**
  * The part of the conversation not stored by an earlier call: what follows the last
@@ -92,7 +99,7 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
     this.infer = options.infer;
     this.mode = options.mode ?? "background";
     this.queue = options.queue ?? new WriteQueue();
-    this.onError = options.onError ?? defaultOnError;
+    this.onError = options.onError ?? warnOnError(options.logger ?? consoleLogger);
     this.raiseError = this.mode === "await" && options.throwOnError === true;
   }
 

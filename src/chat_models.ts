@@ -16,6 +16,7 @@ import type {
 import type { ModelProfile } from "@langchain/core/language_models/profile";
 import { AIMessage, type AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
+import { z } from "zod";
 import {
   Runnable,
   RunnableBinding,
@@ -24,7 +25,8 @@ import {
 } from "@langchain/core/runnables";
 import type { MemoryBackend, MemoryMetadata, SearchResult } from "./backends/base.js";
 import { Mem0MemoryCallbackHandler, type MemoryWriteFailure, type StoreMode } from "./callbacks.js";
-import { Mem0ConfigError } from "./errors.js";
+import { parseOptions } from "./backends/options.js";
+import { Mem0ClosedError, Mem0ConfigError } from "./errors.js";
 import {
   DEFAULT_MEMORY_SYSTEM_PROMPT,
   buildSearchQuery,
@@ -34,9 +36,10 @@ import {
   type InjectionTarget,
   type MemoryFormatter,
 } from "./formatting.js";
+import { consoleLogger, type Mem0Logger } from "./logger.js";
 import { messageRole } from "./messages.js";
 import { mergeScopes, requireScope, scopeFromRecord, type MemoryScope } from "./scope.js";
-import type { MetadataFilter } from "./stores/filters.js";
+import { validateFilter, type MetadataFilter } from "./stores/filters.js";
 import type { WriteQueueOptions } from "./write_queue.js";
 import { WriteQueue } from "./write_queue.js";
 
@@ -106,7 +109,29 @@ export interface Mem0ChatModelFields extends BaseChatModelParams {
   writeQueue?: WriteQueueOptions;
   /** Share one storage handler (and its write queue) between models; built when absent. */
   handler?: Mem0MemoryCallbackHandler;
+  /** Where warnings go when no `onError` is given (default `console.warn`). */
+  logger?: Mem0Logger;
 }
+
+/** The wrapper's own settings, checked at construction (the inner model checks its own). */
+const fieldsSchema = z.object({
+  userId: z.string().trim().min(1).optional(),
+  agentId: z.string().trim().min(1).optional(),
+  runId: z.string().trim().min(1).optional(),
+  topK: z.number().int().min(1).max(1000).optional(),
+  threshold: z.number().min(0).max(1).optional(),
+  queryWindow: z.number().int().min(1).optional(),
+  retrieval: z.enum(["user_turn", "always", "off"]).optional(),
+  injection: z.enum(["user", "system"]).optional(),
+  systemPrompt: z.string().optional(),
+  formatMemories: z.function().optional(),
+  store: z.enum(["background", "await", "off"]).optional(),
+  infer: z.boolean().optional(),
+  onMemoryError: z.enum(["continue", "throw"]).optional(),
+  onError: z.function().optional(),
+  filters: z.record(z.string(), z.unknown()).optional(),
+  memoryMetadata: z.record(z.string(), z.unknown()).optional(),
+});
 
 const MISSING_SCOPE_HINT =
   "Mem0ChatModel needs a memory scope. Give a userId, agentId or runId in one of three ways: " +
@@ -173,16 +198,22 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
 
   private readonly fields: Mem0ChatModelFields;
   private readonly formatMemories: MemoryFormatter;
+  private readonly logger: Mem0Logger;
+  private closed = false;
 
   constructor(fields: Mem0ChatModelFields) {
-    if (!fields?.model) {
-      throw new Mem0ConfigError("Mem0ChatModel needs `model`: the chat model to give memory to.");
+    if (typeof (fields?.model as Runnable | undefined)?.invoke !== "function") {
+      throw new Mem0ConfigError(
+        "Mem0ChatModel needs `model`: the chat model to give memory to, e.g. new ChatOpenAI().",
+      );
     }
-    if (!fields.memory || typeof fields.memory.search !== "function") {
+    if (typeof fields.memory?.search !== "function" || typeof fields.memory.add !== "function") {
       throw new Mem0ConfigError(
         "Mem0ChatModel needs `memory`: a MemoryBackend such as `new Memory({ llm, embeddings })`.",
       );
     }
+    parseOptions(fieldsSchema, fields, "Mem0ChatModel options", Mem0ConfigError);
+    if (fields.filters !== undefined) validateFilter(fields.filters, "Mem0ChatModel filters");
     const storeMode = fields.store ?? "background";
     const handler =
       storeMode === "off"
@@ -199,6 +230,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
               ? (failure: MemoryWriteFailure) =>
                   fields.onError?.(failure.error, { stage: "store", ...failure })
               : undefined,
+            logger: fields.logger,
           }));
     const userCallbacks = fields.callbacks;
     if (handler && userCallbacks !== undefined && !Array.isArray(userCallbacks)) {
@@ -226,6 +258,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     this.formatMemories = fields.formatMemories ?? formatMemoryBlock;
     this.storeMode = storeMode;
     this.handler = handler;
+    this.logger = fields.logger ?? consoleLogger;
   }
 
   _llmType(): string {
@@ -237,9 +270,18 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     await this.handler?.queue.flush();
   }
 
-  /** Flushes pending writes and refuses new ones. */
+  /** Flushes pending writes; later calls throw `Mem0ClosedError`. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.handler?.queue.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) {
+      throw new Mem0ClosedError(
+        "This Mem0ChatModel is closed; create a new one (its memory stays where it is).",
+      );
+    }
   }
 
   /** The innermost chat model, looking through `bindTools` / `withConfig` bindings. */
@@ -293,8 +335,16 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     config?: StructuredOutputMethodOptions<boolean>,
   ): Runnable<BaseLanguageModelInput, RunOutput> {
     const inner = this.model as BaseChatModel;
-    if (typeof inner.withStructuredOutput !== "function") {
-      throw new Mem0ConfigError("The wrapped model does not support withStructuredOutput.");
+    const usesBaseImplementation =
+      inner.withStructuredOutput === BaseChatModel.prototype.withStructuredOutput;
+    if (
+      typeof inner.withStructuredOutput !== "function" ||
+      (usesBaseImplementation && typeof inner.bindTools !== "function")
+    ) {
+      throw new Mem0ConfigError(
+        "The wrapped model supports neither withStructuredOutput nor bindTools, so it cannot " +
+          "produce structured output; wrap a chat model that does (e.g. ChatOpenAI).",
+      );
     }
     // Memory first, then the inner model's own implementation (keeps its native JSON mode).
     const structured = inner.withStructuredOutput(
@@ -322,6 +372,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
 
   /** Scope of a call: call options over `configurable` over the constructor's ids. */
   private resolveScope(callScope: MemoryScope): MemoryScope {
+    this.assertOpen();
     return requireScope(mergeScopes(callScope, this.scope), MISSING_SCOPE_HINT);
   }
 
@@ -345,9 +396,10 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
   private reportError(error: unknown, context: MemoryErrorContext) {
     if (this.fields.onError) this.fields.onError(error, context);
     else {
-      const reason = error instanceof Error ? error.message : String(error);
-      console.warn(
-        `[langchain-mem0] memory ${context.stage} failed, continuing without: ${reason}`,
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      this.logger.warn(
+        `memory retrieval failed, answering without memories (${reason}). Pass onError to ` +
+          'handle it, or onMemoryError: "throw" to fail the call instead.',
       );
     }
   }

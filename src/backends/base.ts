@@ -20,6 +20,8 @@ export interface MemoryItem {
   score?: number;
   /** Relevance given by the reranker, next to `score`, when `rerank: true` was used. */
   rerankScore?: number;
+  /** How `score` was made, when the search asked for `explain: true`. */
+  score_details?: ScoreDetails;
   /** The memory's metadata; `expiration_date` holds its expiry (YYYY-MM-DD) when set. */
   metadata: MemoryMetadata;
   /** ISO-8601 timestamps. */
@@ -28,6 +30,21 @@ export interface MemoryItem {
   user_id?: string;
   agent_id?: string;
   run_id?: string;
+}
+
+/** The parts of a search score (mem0ai's `explain` field names). */
+export interface ScoreDetails {
+  /** Cosine similarity of the query and the memory. */
+  semanticScore: number;
+  /** Keyword (BM25) relevance, normalised to [0, 1] by the best keyword hit of the search. */
+  bm25Score: number;
+  /** `semanticScore + keywordWeight × bm25Score`. */
+  rawScore: number;
+  /** `1 + keywordWeight`: `finalScore = rawScore / maxPossibleScore`. */
+  maxPossibleScore: number;
+  finalScore: number;
+  /** The threshold the semantic score had to reach, if any. */
+  threshold?: number;
 }
 
 /** One graph relation `source —relationship→ destination` (mem0's field names). */
@@ -68,6 +85,8 @@ export interface SearchMemoryOptions extends MemoryScope {
   filters?: SearchFilters;
   /** Reorder the results with the engine's reranker (a no-op when none is configured, as in mem0ai). */
   rerank?: boolean;
+  /** Add `score_details` to each result: how its score was made. */
+  explain?: boolean;
   /** Also return memories whose `expirationDate` has passed (default false). */
   showExpired?: boolean;
   /** Graph memory: relations valid at this time instead of the current ones. */

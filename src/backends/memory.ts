@@ -32,6 +32,7 @@ import type {
   MemoryEventType,
   MemoryItem,
   MemoryMetadata,
+  ScoreDetails,
   SearchFilters,
   SearchMemoryOptions,
   SearchResult,
@@ -605,7 +606,7 @@ export class Memory implements MemoryBackend {
     query: string,
     scope: MemoryScope,
     options: { topK: number; filters?: MetadataFilter; threshold?: number; showExpired?: boolean },
-  ): Promise<ScoredMemory[]> {
+  ): Promise<(ScoredMemory & { details: ScoreDetails })[]> {
     const candidates = Math.max(options.topK * 4, 40);
     const [semantic, keyword] = await Promise.all([
       this.store.vectorSearch(vector, scope, { topK: candidates, filters: options.filters }),
@@ -637,10 +638,19 @@ export class Memory implements MemoryBackend {
     return [...scored.values()]
       .filter(({ cosine }) => options.threshold === undefined || cosine >= options.threshold)
       .filter(({ memory }) => options.showExpired || !isExpired(memory.metadata, day))
-      .map(({ memory, cosine, keyword: kw }) => ({
-        memory,
-        score: (Math.max(0, cosine) + weight * kw) / (1 + weight),
-      }))
+      .map(({ memory, cosine, keyword: kw }) => {
+        const rawScore = Math.max(0, cosine) + weight * kw;
+        const score = rawScore / (1 + weight);
+        const details: ScoreDetails = {
+          semanticScore: cosine,
+          bm25Score: kw,
+          rawScore,
+          maxPossibleScore: 1 + weight,
+          finalScore: score,
+        };
+        if (options.threshold !== undefined) details.threshold = options.threshold;
+        return { memory, score, details };
+      })
       .sort((a, b) => b.score - a.score)
       .slice(0, options.topK);
   }
@@ -673,7 +683,9 @@ export class Memory implements MemoryBackend {
         includeInvalid: parsed.includeInvalid,
       }),
     ]);
-    const items = ranked.map(({ memory, score }) => toItem(memory, score));
+    const items = ranked.map(({ memory, score, details }) =>
+      parsed.explain ? { ...toItem(memory, score), score_details: details } : toItem(memory, score),
+    );
     const results = rerank ? await this.rerank(query, items, topK) : items;
     return relations ? { results, relations } : { results };
   }

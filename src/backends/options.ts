@@ -16,12 +16,6 @@ const RENAMES: Record<string, string> = {
   data: "text",
 };
 
-const CAMEL_FILTER_KEYS: Record<string, string> = {
-  userId: "user_id",
-  agentId: "agent_id",
-  runId: "run_id",
-};
-
 const id = z.string().trim().min(1, "must be a non-empty string");
 const scopeShape = { userId: id.optional(), agentId: id.optional(), runId: id.optional() };
 const record = z.record(z.string(), z.unknown());
@@ -81,6 +75,7 @@ export const searchOptionsSchema = z
       .optional(),
     filters: record.optional(),
     rerank: z.boolean().optional(),
+    explain: z.boolean().optional(),
     showExpired: z.boolean().optional(),
     asOf: z.union([z.date(), z.string()]).optional(),
     includeInvalid: z.boolean().optional(),
@@ -147,10 +142,17 @@ export function parseOptions<T extends z.ZodType>(
   throw new ErrorClass(`Invalid ${what}: ${[...new Set(problems)].join("; ")}.`);
 }
 
+/** The owner ids as they may appear inside mem0ai's `filters` (both spellings are documented). */
+const FILTER_OWNER_KEYS: [keyof MemoryScope, string, string][] = [
+  ["userId", "user_id", "userId"],
+  ["agentId", "agent_id", "agentId"],
+  ["runId", "run_id", "runId"],
+];
+
 /**
- * The owner of a call from mem0ai's two spellings: `userId`… at the top level and
- * `filters.user_id`…; both may be given when they agree. Returns the scope and the
- * remaining metadata filter.
+ * The owner of a call from mem0ai's spellings: `userId`… at the top level, and
+ * `filters.user_id` or `filters.userId`…; several may be given when they agree. Returns the
+ * scope and the remaining metadata filter.
  */
 export function resolveScope(
   options: MemoryScope & { filters?: SearchFilters | Record<string, unknown> },
@@ -163,30 +165,25 @@ export function resolveScope(
   };
   let filter: Record<string, unknown> | undefined;
   if (options.filters !== undefined) {
-    const { user_id, agent_id, run_id, ...rest } = options.filters as Record<string, unknown>;
-    for (const key of Object.keys(rest)) {
-      if (CAMEL_FILTER_KEYS[key]) {
-        throw new Mem0InputError(
-          `Invalid ${what}: filters.${key} is not an owner id; write filters.${CAMEL_FILTER_KEYS[key]} or ${key} at the top level.`,
-        );
+    const rest: Record<string, unknown> = { ...options.filters };
+    for (const [key, snake, camel] of FILTER_OWNER_KEYS) {
+      for (const name of [snake, camel]) {
+        const value = rest[name];
+        delete rest[name];
+        if (value === undefined) continue;
+        if (typeof value !== "string" || value.trim() === "") {
+          throw new Mem0InputError(
+            `Invalid ${what}: filters.${name} must be a non-empty string (an owner id).`,
+          );
+        }
+        if (scope[key] !== undefined && scope[key] !== value.trim()) {
+          throw new Mem0InputError(
+            `Invalid ${what}: the owner is given twice and disagrees (${key} vs filters.${name}); ` +
+              "give it once.",
+          );
+        }
+        scope[key] = value.trim();
       }
-    }
-    const pairs: [keyof MemoryScope, unknown, string][] = [
-      ["userId", user_id, "user_id"],
-      ["agentId", agent_id, "agent_id"],
-      ["runId", run_id, "run_id"],
-    ];
-    for (const [key, value, name] of pairs) {
-      if (value === undefined) continue;
-      if (typeof value !== "string" || value.trim() === "") {
-        throw new Mem0InputError(`Invalid ${what}: filters.${name} must be a non-empty string.`);
-      }
-      if (scope[key] !== undefined && scope[key] !== value.trim()) {
-        throw new Mem0InputError(
-          `Invalid ${what}: ${key} "${scope[key]}" and filters.${name} "${value}" disagree; give the owner once.`,
-        );
-      }
-      scope[key] = value.trim();
     }
     if (Object.keys(rest).length > 0) {
       validateFilter(rest, `${what}.filters`);

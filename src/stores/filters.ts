@@ -13,8 +13,8 @@ export interface FieldCondition {
   gte?: number | string;
   lt?: number | string;
   lte?: number | string;
-  /** Substring match on a string field. */
-  contains?: string;
+  /** Substring of a string field, or element of an array field (e.g. `categories`). */
+  contains?: FilterScalar;
 }
 
 /**
@@ -91,7 +91,9 @@ function matchesCondition(actual: unknown, condition: FieldCondition): boolean {
                     ? order !== undefined && order < 0
                     : op === "lte"
                       ? order !== undefined && order <= 0
-                      : typeof actual === "string" && actual.includes(String(operand));
+                      : typeof actual === "string"
+                        ? actual.includes(String(operand))
+                        : Array.isArray(actual) && actual.includes(operand);
     if (!ok) return false;
   }
   return true;

@@ -2,7 +2,13 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { MemoryMetadata } from "../backends/base.js";
-import { EmbedderMismatchError, Mem0ConfigError, Mem0Error, Mem0InputError } from "../errors.js";
+import {
+  EmbedderMismatchError,
+  Mem0ClosedError,
+  Mem0ConfigError,
+  Mem0Error,
+  Mem0InputError,
+} from "../errors.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type {
   AppliedChange,
@@ -490,7 +496,7 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
 
   private assertOpen(): void {
     if (this.closed) {
-      throw new Mem0Error(
+      throw new Mem0ClosedError(
         `SqliteStore(${this.path}) is closed; create a new store to use the file again.`,
       );
     }
