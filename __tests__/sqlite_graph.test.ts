@@ -334,34 +334,36 @@ describe("SqliteStore as GraphStore", () => {
     ];
     // A bad memory embedding rolls back the graph changes too.
     await expect(
-      store.apply([memoryInsert("m1", "ann knows ben", alice, [1, 0, 0])], graph),
+      store.apply([memoryInsert("m1", "ann knows ben", alice, [1, 0, 0])], { graph }),
     ).rejects.toThrow(/3 dimensions/);
     expect(await store.listEntities(alice)).toEqual([]);
     expect(await store.listEdges(alice, { includeInvalid: true })).toEqual([]);
     // A bad graph change rolls back the memory changes.
     await expect(
-      store.apply(
-        [memoryInsert("m1", "ann knows ben", alice, axis(0))],
-        [...graph, edge("bad", "a", "knows", "missing", alice)],
-      ),
+      store.apply([memoryInsert("m1", "ann knows ben", alice, axis(0))], {
+        graph: [...graph, edge("bad", "a", "knows", "missing", alice)],
+      }),
     ).rejects.toThrow(/unknown entity missing/);
     expect(await store.get("m1")).toBeUndefined();
     expect(await store.listEntities(alice)).toEqual([]);
     // Both commit together.
-    const results = await store.apply([memoryInsert("m1", "ann knows ben", alice, axis(0))], graph);
+    const results = await store.apply([memoryInsert("m1", "ann knows ben", alice, axis(0))], {
+      graph,
+    });
     expect(results).toHaveLength(1);
     expect(results[0].applied).toBe(true);
     expect(ids(await store.listEntities(alice))).toEqual(["a", "b"]);
     expect(ids(await store.listEdges(alice))).toEqual(["ab"]);
     // Graph-only apply.
-    expect(await store.apply([], [{ type: "invalidate_edge", id: "ab", validTo: T1 }])).toEqual([]);
+    expect(
+      await store.apply([], { graph: [{ type: "invalidate_edge", id: "ab", validTo: T1 }] }),
+    ).toEqual([]);
     expect(await store.listEdges(alice)).toEqual([]);
   });
 
   test("deleteScope removes the scope's graph and keeps other scopes; reset clears all", async () => {
-    await store.apply(
-      [memoryInsert("m1", "alice fact", alice, axis(0))],
-      [
+    await store.apply([memoryInsert("m1", "alice fact", alice, axis(0))], {
+      graph: [
         entity("a1", "paris", alice, ["city of light"], axis(0)),
         entity("a2", "tokyo", aliceRun, [], axis(1)),
         entity("b1", "paris", bob, [], axis(0)),
@@ -370,7 +372,7 @@ describe("SqliteStore as GraphStore", () => {
         edge("ae2", "a1", "twin_of", "a1", alice),
         edge("be", "b1", "near", "b2", bob),
       ],
-    );
+    });
     expect(await store.deleteScope(alice)).toBe(1);
     const db = new Database(file, { readonly: true });
     const count = (sql: string) => db.prepare(sql).pluck().get() as number;
@@ -405,7 +407,7 @@ describe("SqliteStore as GraphStore", () => {
     ]);
     await store.close();
     store = new SqliteStore({ path: file });
-    expect(store.schemaVersion).toBe(3);
+    expect(store.schemaVersion).toBe(MIGRATIONS.at(-1)!.version);
     expect(ids(await store.findEntitiesByName(alice, ["annie"]))).toEqual(["a"]);
     const [match] = await store.similarEntities(alice, axis(0), { topK: 1, threshold: 0.5 });
     expect(match.entity.id).toBe("a");

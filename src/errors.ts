@@ -36,3 +36,17 @@ export class MemoryOperationError extends Mem0Error {}
 
 /** The object was closed (`close()`); create a new one to go on. */
 export class Mem0ClosedError extends Mem0Error {}
+
+/**
+ * A write was not applied because what it was based on changed: its outbox entry is gone
+ * (applied by another worker, or forgotten by a delete), or another writer changed the owner's
+ * memories after it read them.
+ */
+export class StaleWriteError extends Mem0Error {
+  constructor(
+    message: string,
+    readonly reason: "entry_gone" | "owner_changed",
+  ) {
+    super(message);
+  }
+}

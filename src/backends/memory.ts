@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import os from "node:os";
 import type { Callbacks } from "@langchain/core/callbacks/manager";
 import { Document } from "@langchain/core/documents";
 import type { Embeddings } from "@langchain/core/embeddings";
@@ -6,12 +7,14 @@ import type { BaseChatModel } from "@langchain/core/language_models/chat_models"
 import type { BaseMessageLike } from "@langchain/core/messages";
 import type { BaseDocumentCompressor } from "@langchain/core/retrievers/document_compressors";
 import { z } from "zod";
-import { Mem0ClosedError, Mem0ConfigError, Mem0InputError } from "../errors.js";
+import { abortable, anySignal } from "../abort.js";
+import { Mem0ClosedError, Mem0ConfigError, Mem0InputError, StaleWriteError } from "../errors.js";
 import { KeyedLock } from "../keyed_lock.js";
 import { consoleLogger, type Mem0Logger } from "../logger.js";
 import { toBaseMessages, toConversation, type ConversationMessage } from "../messages.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type {
+  ApplyOptions,
   GraphChange,
   GraphStore,
   HistoryEntry,
@@ -19,6 +22,9 @@ import type {
   MemoryChange,
   MemoryStore,
   MessageStore,
+  OutboxEntry,
+  OutboxStore,
+  PendingWrite,
   ScoredMemory,
   StoredMemory,
 } from "../stores/base.js";
@@ -51,7 +57,7 @@ import {
 } from "./options.js";
 
 /** Everything the engine needs from storage; `SqliteStore` provides all of it. */
-export type MemoryStorage = MemoryStore & HistoryStore & MessageStore;
+export type MemoryStorage = MemoryStore & HistoryStore & MessageStore & OutboxStore;
 
 export interface MemoryOptions {
   /** Chat model that extracts facts (needed for `add` with `infer: true`). */
@@ -81,6 +87,17 @@ export interface MemoryOptions {
   reranker?: BaseDocumentCompressor;
   /** Where warnings go (default `console.warn`). */
   logger?: Mem0Logger;
+  /**
+   * Deadline of one attempt to apply a queued write, in ms (default 30 000). The provider
+   * client's own retries happen inside it.
+   */
+  writeTimeoutMs?: number;
+  /** Attempts after which `recover()` leaves a failing queued write alone (default 5). */
+  maxAttempts?: number;
+  /** Replay the outbox's leftover writes when the Memory opens the store (default true). */
+  recoverOnOpen?: boolean;
+  /** Called when a queued write fails (it stays in the outbox); default: a warning. */
+  onError?: (error: unknown, write: PendingWrite) => void;
 }
 
 /** Options of `getAll`: mem0ai's, plus a cursor to page on. */
@@ -134,13 +151,43 @@ export interface GetAllResult {
   nextCursor?: string;
 }
 
-/** One `add` after validation. */
+/** One `add` after validation: what an outbox entry keeps. */
 interface AddRequest {
   owner: MemoryScope;
+  /** The messages to learn from, system messages left out. */
+  conversation: ConversationMessage[];
   now: Date;
   metadata: MemoryMetadata;
+  infer: boolean;
+}
+
+/** Per-attempt settings of an add, not kept in the outbox. */
+interface AddAttempt {
   signal?: AbortSignal;
   callbacks?: Callbacks;
+  /** The outbox entry the attempt settles. */
+  outboxId?: string;
+}
+
+/** How many times an add reads again after another process changed the owner's memories. */
+const MAX_STALE_READS = 3;
+
+/** Default deadline of one attempt to apply a queued write. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
+
+/** Queued writes applied at once by `recover()` (across owners; one at a time per owner). */
+const RECOVERY_CONCURRENCY = 4;
+
+/** An `AddRequest` as the outbox keeps it. */
+interface QueuedAdd {
+  conversation: ConversationMessage[];
+  now: string;
+  metadata: MemoryMetadata;
+  infer: boolean;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 function memoryEvent(
@@ -216,6 +263,10 @@ const memoryOptionsSchema = z
         "must have a warn(message) method",
       )
       .optional(),
+    writeTimeoutMs: z.number().int().positive().optional(),
+    maxAttempts: z.number().int().positive().optional(),
+    recoverOnOpen: z.boolean().optional(),
+    onError: z.function().optional(),
   })
   .strict();
 
@@ -322,6 +373,16 @@ export class Memory implements MemoryBackend {
   private readonly reranker?: BaseDocumentCompressor;
   private readonly logger: Mem0Logger;
   private readonly locks = new KeyedLock();
+  private readonly writeTimeoutMs: number;
+  private readonly maxAttempts: number;
+  private readonly onWriteError: (error: unknown, write: PendingWrite) => void;
+  /** This worker's name in outbox leases. */
+  private readonly holder = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  /** Aborts every queued write in progress when the Memory closes. */
+  private readonly closing = new AbortController();
+  /** Queued writes being applied by this Memory, by entry id. */
+  private readonly applying = new Map<string, Promise<AddResult | undefined>>();
+  private readonly background = new Set<Promise<unknown>>();
   private embedderChecked?: Promise<void>;
   private closed = false;
 
@@ -354,6 +415,17 @@ export class Memory implements MemoryBackend {
     this.keywordWeight = parsed.keywordWeight ?? DEFAULT_KEYWORD_WEIGHT;
     this.reranker = parsed.reranker;
     this.logger = parsed.logger ?? consoleLogger;
+    this.writeTimeoutMs = parsed.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
+    this.maxAttempts = parsed.maxAttempts ?? 5;
+    this.onWriteError = (parsed.onError as MemoryOptions["onError"]) ?? this.warnWriteError;
+    if (parsed.recoverOnOpen !== false) {
+      // After construction returns: replaying needs the LLM and must not block the caller.
+      this.track(
+        new Promise((resolve) => setImmediate(resolve)).then(() =>
+          this.closed ? 0 : this.recover(),
+        ),
+      );
+    }
   }
 
   /**
@@ -399,28 +471,26 @@ export class Memory implements MemoryBackend {
     }
   }
 
-  /** Embeds memory texts in one request. */
-  private async embedDocuments(texts: string[]): Promise<number[][]> {
+  /** Embeds memory texts in one request; an abort stops the wait at once. */
+  private async embedDocuments(texts: string[], signal?: AbortSignal): Promise<number[][]> {
     if (texts.length === 0) return [];
-    const vectors = await this.embeddings.embedDocuments(texts);
+    const vectors = await abortable(this.embeddings.embedDocuments(texts), signal);
     await this.checkEmbedder(vectors[0]);
     return vectors;
   }
 
   /** Embeds a search query (asymmetric embedders treat queries differently from documents). */
-  private async embedQuery(text: string): Promise<number[]> {
-    const vector = await this.embeddings.embedQuery(text);
+  private async embedQuery(text: string, signal?: AbortSignal): Promise<number[]> {
+    const vector = await abortable(this.embeddings.embedQuery(text), signal);
     await this.checkEmbedder(vector);
     return vector;
   }
 
-  /**
-   * Learns from a conversation (mem0ai's `add`): with `infer` (default) one LLM call extracts
-   * facts and decides ADD / UPDATE / DELETE against similar memories; with `infer: false` the
-   * messages are stored verbatim. Messages: a string, LangChain messages, `{ role, content }`
-   * objects or `[role, content]` tuples.
-   */
-  async add(messages: string | BaseMessageLike[], options: AddMemoryOptions): Promise<AddResult> {
+  /** Validates an add; `request` is absent when there is nothing to learn from. */
+  private prepareAdd(
+    messages: string | BaseMessageLike[],
+    options: AddMemoryOptions,
+  ): { request?: AddRequest; signal?: AbortSignal; callbacks?: Callbacks } {
     this.assertOpen();
     const parsed = parseOptions(addOptionsSchema, options, "add options");
     const { scope: owner } = resolveScope(parsed, "add options");
@@ -433,11 +503,11 @@ export class Memory implements MemoryBackend {
     if (Array.isArray(messages) && messages.length === 0) {
       throw new Mem0InputError("add needs at least one message; the array is empty.");
     }
+    const attempt = { signal: parsed.signal, callbacks: parsed.callbacks as Callbacks | undefined };
     const conversation = toConversation(toBaseMessages(messages)).filter(
       (m) => m.role !== "system",
     );
-    if (conversation.length === 0) return { results: [] };
-    const now = toDate(parsed.timestamp, "add options.timestamp");
+    if (conversation.length === 0) return attempt;
     const infer = parsed.infer ?? true;
     if (infer && !this.extractor) {
       throw new Mem0ConfigError(
@@ -447,23 +517,46 @@ export class Memory implements MemoryBackend {
     }
     const metadata: MemoryMetadata = { ...parsed.metadata };
     if (parsed.expirationDate) metadata.expiration_date = parsed.expirationDate;
-    const request: AddRequest = {
-      owner,
-      now,
-      metadata,
-      signal: parsed.signal,
-      callbacks: parsed.callbacks as Callbacks | undefined,
-    };
-    return this.locks.run(scopeKey(owner), async () => {
-      const result = infer
-        ? await this.addInferred(conversation, request)
-        : await this.addVerbatim(conversation, request);
-      await this.store.appendMessages(
-        owner,
-        conversation.map((message) => ({ ...message, createdAt: now.toISOString() })),
-      );
-      return result;
-    });
+    const now = toDate(parsed.timestamp, "add options.timestamp");
+    return { ...attempt, request: { owner, conversation, now, metadata, infer } };
+  }
+
+  /**
+   * Learns from a conversation (mem0ai's `add`): with `infer` (default) one LLM call extracts
+   * facts and decides ADD / UPDATE / DELETE against similar memories; with `infer: false` the
+   * messages are stored verbatim. Messages: a string, LangChain messages, `{ role, content }`
+   * objects or `[role, content]` tuples.
+   */
+  async add(messages: string | BaseMessageLike[], options: AddMemoryOptions): Promise<AddResult> {
+    const { request, ...attempt } = this.prepareAdd(messages, options);
+    if (!request) return { results: [] };
+    return this.locks.run(scopeKey(request.owner), () => this.runAdd(request, attempt));
+  }
+
+  /**
+   * One add, read to apply. When another process changed the owner's memories between the
+   * read and the apply, it reads again (the LLM sees what the other process stored).
+   */
+  private async runAdd(request: AddRequest, attempt: AddAttempt): Promise<AddResult> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return request.infer
+          ? await this.addInferred(request, attempt)
+          : await this.addVerbatim(request, attempt);
+      } catch (error) {
+        const reread =
+          error instanceof StaleWriteError &&
+          error.reason === "owner_changed" &&
+          tries < MAX_STALE_READS;
+        if (!reread) throw error;
+      }
+    }
+  }
+
+  /** The request's messages as the owner's message log keeps them. */
+  private logged({ owner, conversation, now }: AddRequest): ApplyOptions["messages"] {
+    const createdAt = now.toISOString();
+    return { owner, messages: conversation.map((message) => ({ ...message, createdAt })) };
   }
 
   private newMemory(
@@ -484,28 +577,32 @@ export class Memory implements MemoryBackend {
     };
   }
 
-  private async addVerbatim(
-    conversation: ConversationMessage[],
-    { owner, now, metadata }: AddRequest,
-  ): Promise<AddResult> {
-    const vectors = await this.embedDocuments(conversation.map((message) => message.content));
+  private async addVerbatim(request: AddRequest, attempt: AddAttempt): Promise<AddResult> {
+    const { conversation, owner, now, metadata } = request;
+    const vectors = await this.embedDocuments(
+      conversation.map((message) => message.content),
+      attempt.signal,
+    );
     const changes: MemoryChange[] = conversation.map((message, i) => ({
       type: "insert",
       memory: this.newMemory(message.content, owner, now, { ...metadata, role: message.role }),
       embedding: vectors[i],
       actor: message.role,
     }));
-    return this.applyChanges(changes);
+    return this.applyChanges(changes, {
+      messages: this.logged(request),
+      outboxId: attempt.outboxId,
+    });
   }
 
-  private async addInferred(
-    conversation: ConversationMessage[],
-    { owner, now, metadata, signal, callbacks }: AddRequest,
-  ): Promise<AddResult> {
+  private async addInferred(request: AddRequest, attempt: AddAttempt): Promise<AddResult> {
+    const { conversation, owner, now, metadata } = request;
+    const { signal, callbacks } = attempt;
+    const version = await this.store.version(owner);
     const transcript = conversation
       .map((message) => `${message.role}: ${message.content}`)
       .join("\n");
-    const queryVector = await this.embedQuery(transcript);
+    const queryVector = await this.embedQuery(transcript, signal);
     const [similar, context, offeredRelations] = await Promise.all([
       this.rank(queryVector, transcript, owner, { topK: this.similarMemories }),
       this.store.recentMessages(owner, this.contextMessages),
@@ -536,7 +633,7 @@ export class Memory implements MemoryBackend {
       ...updates.map(({ text }) => text.trim()),
       ...(graphPlan?.unresolved ?? []),
     ];
-    const vectors = await this.embedDocuments(texts);
+    const vectors = await this.embedDocuments(texts, signal);
     const graphChanges =
       this.graphMemory && graphPlan
         ? await this.graphMemory.changes(
@@ -572,15 +669,17 @@ export class Memory implements MemoryBackend {
       }),
       ...[...deleted].map((id): MemoryChange => ({ type: "delete", id: byId.get(id)!.id, actor })),
     ];
-    return this.applyChanges(changes, graphChanges);
+    signal?.throwIfAborted();
+    return this.applyChanges(changes, {
+      graph: graphChanges.length ? graphChanges : undefined,
+      messages: this.logged(request),
+      outboxId: attempt.outboxId,
+      expectedVersion: { owner, version },
+    });
   }
 
-  private async applyChanges(
-    changes: MemoryChange[],
-    graphChanges: GraphChange[] = [],
-  ): Promise<AddResult> {
-    if (changes.length === 0 && graphChanges.length === 0) return { results: [] };
-    const applied = await this.store.apply(changes, graphChanges.length ? graphChanges : undefined);
+  private async applyChanges(changes: MemoryChange[], options: ApplyOptions): Promise<AddResult> {
+    const applied = await this.store.apply(changes, options);
     const results: MemoryEvent[] = [];
     for (const { change, applied: ok, previous } of applied) {
       if (!ok) continue;
@@ -668,7 +767,7 @@ export class Memory implements MemoryBackend {
     }
     const topK = parsed.topK ?? 10;
     const asOf = parsed.asOf === undefined ? undefined : toDate(parsed.asOf, "asOf").toISOString();
-    const vector = await this.embedQuery(query);
+    const vector = await this.embedQuery(query, parsed.signal);
     parsed.signal?.throwIfAborted();
     const rerank = parsed.rerank === true && this.reranker !== undefined;
     const [ranked, relations] = await Promise.all([
@@ -834,10 +933,156 @@ export class Memory implements MemoryBackend {
     await this.store.reset();
   }
 
-  /** Closes the store; later calls throw `Mem0ClosedError`. */
+  /**
+   * Closes the store; later calls throw `Mem0ClosedError`. Queued writes still being applied
+   * are interrupted and stay in the outbox for the next `recover()`.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort(new Mem0ClosedError("The Memory was closed; the write stays queued."));
+    await Promise.allSettled([...this.background]);
     await this.store.close();
+  }
+
+  // ---------------------------------------------------------------- durable outbox
+
+  /**
+   * Commits an add to the durable outbox and returns the entry's id (its idempotency key), or
+   * `undefined` when there is nothing to learn from. The conversation survives a crash from
+   * here on: `applyQueued(id)` applies it, `recover()` replays whatever is left.
+   */
+  async enqueue(
+    messages: string | BaseMessageLike[],
+    options: AddMemoryOptions,
+  ): Promise<string | undefined> {
+    const { request } = this.prepareAdd(messages, options);
+    if (!request) return undefined;
+    const id = randomUUID();
+    const queued: QueuedAdd = {
+      conversation: request.conversation,
+      now: request.now.toISOString(),
+      metadata: request.metadata,
+      infer: request.infer,
+    };
+    await this.store.putOutbox({
+      id,
+      owner: request.owner,
+      payload: JSON.stringify(queued),
+      createdAt: new Date().toISOString(),
+    });
+    return id;
+  }
+
+  /**
+   * Applies one queued write, exactly once across processes: its entry is removed in the
+   * transaction that applies it. Resolves `undefined` when another worker applied it or a
+   * delete forgot it. A failure is recorded on the entry (attempts, last error), which stays
+   * queued, and is thrown.
+   */
+  async applyQueued(
+    id: string,
+    options: { signal?: AbortSignal; callbacks?: Callbacks } = {},
+  ): Promise<AddResult | undefined> {
+    this.assertOpen();
+    const running = this.applying.get(id);
+    if (running) return running;
+    const entry = await this.store.getOutbox(id);
+    if (!entry) return undefined;
+    return this.applyEntry(entry, options);
+  }
+
+  private applyEntry(
+    entry: OutboxEntry,
+    options: { signal?: AbortSignal; callbacks?: Callbacks },
+  ): Promise<AddResult | undefined> {
+    const running = this.applying.get(entry.id);
+    if (running) return running;
+    // Locked before any await, so entries of one owner apply in the order they were queued.
+    const work = this.locks.run(scopeKey(entry.owner), async () => {
+      const until = new Date(Date.now() + this.writeTimeoutMs + 5_000).toISOString();
+      if (!(await this.store.claimOutbox(entry.id, this.holder, until))) return undefined;
+      const queued = JSON.parse(entry.payload) as QueuedAdd;
+      const request: AddRequest = { ...queued, owner: entry.owner, now: new Date(queued.now) };
+      const signal = anySignal(
+        options.signal,
+        this.closing.signal,
+        AbortSignal.timeout(this.writeTimeoutMs),
+      );
+      try {
+        return await this.runAdd(request, {
+          signal,
+          callbacks: options.callbacks,
+          outboxId: entry.id,
+        });
+      } catch (error) {
+        if (error instanceof StaleWriteError && error.reason === "entry_gone") return undefined;
+        if (!this.closed || !(error instanceof Mem0ClosedError)) {
+          await this.store.failOutbox(entry.id, errorText(error)).catch(() => undefined);
+        }
+        throw error;
+      }
+    });
+    this.applying.set(entry.id, work);
+    this.track(work.finally(() => this.applying.delete(entry.id)));
+    return work;
+  }
+
+  /**
+   * Applies every queued write left in the outbox (by a crash, a closed process or failed
+   * attempts), oldest first per owner; writes that failed `maxAttempts` times are left alone
+   * unless `retryFailed`. Resolves with how many were applied; failures go to `onError`.
+   */
+  async recover(options: { retryFailed?: boolean } = {}): Promise<number> {
+    this.assertOpen();
+    const entries = (await this.store.listOutbox()).filter(
+      (entry) => options.retryFailed || entry.attempts < this.maxAttempts,
+    );
+    let applied = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < entries.length && !this.closed) {
+        const entry = entries[next++];
+        try {
+          if (await this.applyEntry(entry, {})) applied++;
+        } catch (error) {
+          if (!this.closed) this.onWriteError(error, this.pendingOf(entry));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: RECOVERY_CONCURRENCY }, worker));
+    return applied;
+  }
+
+  /** The writes waiting in the outbox (of one owner, or all), with age, attempts and error. */
+  async outbox(scope?: MemoryScope): Promise<PendingWrite[]> {
+    this.assertOpen();
+    const entries = await this.store.listOutbox(
+      scope === undefined ? undefined : requireScope(scope),
+    );
+    return entries.map((entry) => this.pendingOf(entry));
+  }
+
+  private pendingOf(entry: OutboxEntry): PendingWrite {
+    return {
+      id: entry.id,
+      scope: entry.owner,
+      createdAt: entry.createdAt,
+      ageMs: Math.max(0, Date.now() - Date.parse(entry.createdAt)),
+      attempts: entry.attempts,
+      ...(entry.lastError !== undefined ? { lastError: entry.lastError } : {}),
+    };
+  }
+
+  private readonly warnWriteError = (error: unknown) =>
+    this.logger.warn(
+      `a queued memory write failed and stays in the outbox (${errorText(error)}); ` +
+        "memory.recover() retries it. Pass onError to handle failures.",
+    );
+
+  private track(work: Promise<unknown>): void {
+    const settled = work.catch(() => undefined);
+    this.background.add(settled);
+    void settled.then(() => this.background.delete(settled));
   }
 }

@@ -82,6 +82,25 @@ export interface AppliedChange {
   previous?: string;
 }
 
+/** What else an atomic write does, next to its memory changes. */
+export interface ApplyOptions {
+  /** Graph changes, applied in the same transaction (stores that are also `GraphStore`s). */
+  graph?: GraphChange[];
+  /** Messages appended to the owner's log in the same transaction. */
+  messages?: { owner: MemoryScope; messages: StoredMessage[] };
+  /**
+   * The outbox entry this write settles: removed in the same transaction. When it is gone
+   * (applied by another worker, or forgotten by a delete), nothing is applied and
+   * `StaleWriteError` is thrown; inserts of texts deleted since it was queued are skipped.
+   */
+  outboxId?: string;
+  /**
+   * `version(owner)` as read before the LLM call: when another writer has changed the owner
+   * since, nothing is applied and `StaleWriteError` is thrown, so the caller reads again.
+   */
+  expectedVersion?: { owner: MemoryScope; version: string };
+}
+
 /** Vectors, rows and keyword index of memories. */
 export interface MemoryStore {
   /**
@@ -106,15 +125,62 @@ export interface MemoryStore {
   get(id: string): Promise<StoredMemory | undefined>;
   list(scope: MemoryScope, options?: ListOptions): Promise<ListPage>;
   /**
-   * Applies all changes and their history entries in one transaction; a store that is also a
-   * `GraphStore` applies the graph changes in the same transaction.
+   * Applies all changes, their history entries and what `options` add in one transaction,
+   * and moves the version of every owner touched.
    */
-  apply(changes: MemoryChange[], graph?: GraphChange[]): Promise<AppliedChange[]>;
-  /** Removes every memory, vector, history entry, message and graph item of the scope. */
+  apply(changes: MemoryChange[], options?: ApplyOptions): Promise<AppliedChange[]>;
+  /** Token that changes whenever a write touches one of the scope's owner ids. */
+  version(scope: MemoryScope): Promise<string>;
+  /**
+   * Removes every memory, vector, history entry, message, queued write and graph item of the
+   * scope, leaving none of their text readable in the store's files.
+   */
   deleteScope(scope: MemoryScope): Promise<number>;
   /** Removes everything. */
   reset(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A conversation committed to the outbox, waiting to be learned from. */
+export interface OutboxEntry {
+  /** Idempotency key: the entry is applied at most once. */
+  id: string;
+  owner: MemoryScope;
+  /** What the engine needs to apply it (JSON). */
+  payload: string;
+  createdAt: string;
+  /** Failed attempts so far. */
+  attempts: number;
+  /** The last attempt's error message. */
+  lastError?: string;
+  /** Hashes of memories deleted after it was queued: it must not bring them back. */
+  forget: string[];
+}
+
+/** A pending write as `Memory.outbox()` reports it. */
+export interface PendingWrite {
+  id: string;
+  scope: MemoryScope;
+  createdAt: string;
+  /** Milliseconds since it was queued. */
+  ageMs: number;
+  attempts: number;
+  lastError?: string;
+}
+
+/** The durable outbox: writes committed before the chat call returns, applied later. */
+export interface OutboxStore {
+  putOutbox(entry: Pick<OutboxEntry, "id" | "owner" | "payload" | "createdAt">): Promise<void>;
+  getOutbox(id: string): Promise<OutboxEntry | undefined>;
+  /** Entries visible from the scope (every entry when absent), oldest first. */
+  listOutbox(scope?: MemoryScope): Promise<OutboxEntry[]>;
+  /**
+   * Leases the entry to the worker `holder` (`host:pid:instance`) until `until` (ISO); false
+   * when it is gone or another live worker holds it.
+   */
+  claimOutbox(id: string, holder: string, until: string): Promise<boolean>;
+  /** Records a failed attempt with its error and releases the lease. */
+  failOutbox(id: string, error: string): Promise<void>;
 }
 
 /** The change log of memories. */

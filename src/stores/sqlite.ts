@@ -8,10 +8,12 @@ import {
   Mem0ConfigError,
   Mem0Error,
   Mem0InputError,
+  StaleWriteError,
 } from "../errors.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type {
   AppliedChange,
+  ApplyOptions,
   EdgeValidity,
   EntityMatch,
   GraphChange,
@@ -25,6 +27,8 @@ import type {
   MemoryChange,
   MemoryStore,
   MessageStore,
+  OutboxEntry,
+  OutboxStore,
   ScoredMemory,
   StoredMemory,
   StoredMessage,
@@ -32,6 +36,7 @@ import type {
 } from "./base.js";
 import { matchesFilter, validateFilter, type MetadataFilter } from "./filters.js";
 import { GRAPH_MIGRATION_SQL, SqliteGraph } from "./sqlite_graph.js";
+import { OUTBOX_MIGRATION_SQL, SqliteOutbox } from "./sqlite_outbox.js";
 import {
   blobToVector,
   normalizeVector,
@@ -166,6 +171,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 3,
     description: "graph memory: entities, aliases, edges",
     sql: GRAPH_MIGRATION_SQL,
+  },
+  {
+    version: 4,
+    description: "durable outbox, owner versions, secure delete in the keyword index",
+    sql: OUTBOX_MIGRATION_SQL,
   },
 ];
 
@@ -344,7 +354,9 @@ type CacheOp =
  * Vector search is an exact cosine scan over an in-memory cache per searched scope, kept up to
  * date by this instance's writes and dropped when another connection writes the file.
  */
-export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, GraphStore {
+export class SqliteStore
+  implements MemoryStore, HistoryStore, MessageStore, GraphStore, OutboxStore
+{
   /** The file path (or `":memory:"`). */
   readonly path: string;
   private readonly db: Database.Database;
@@ -356,6 +368,7 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
   private readonly scopedStatements = new Map<string, Database.Statement>();
   private readonly stmt: ReturnType<SqliteStore["prepareStatements"]>;
   private readonly graph: SqliteGraph;
+  private readonly outbox: SqliteOutbox;
 
   constructor(options: SqliteStoreOptions = {}) {
     this.path = options.path ?? DEFAULT_SQLITE_PATH;
@@ -371,6 +384,8 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = NORMAL");
       this.db.pragma("foreign_keys = ON");
+      // Deleted rows are overwritten with zeros, so forgotten text does not linger in free pages.
+      this.db.pragma("secure_delete = ON");
       this.db.function("mem0_match", { deterministic: true }, (metadata, filterJson) =>
         matchesFilter(
           JSON.parse(metadata as string) as Record<string, unknown>,
@@ -390,6 +405,12 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
         recordDimensions: (dims) => this.stmt.metaSet.run(META_DIMS, String(dims)),
         checkVector: (vector, dims, what) => this.checkVector(vector, dims, what),
         assertOpen: () => this.assertOpen(),
+        transaction: (fn) => this.db.transaction(fn).immediate(),
+      });
+      this.outbox = new SqliteOutbox({
+        db: this.db,
+        scopeCondition: (scope) => scopeCondition(scope),
+        scoped: (kind, mask, build) => this.scoped(kind, mask, build),
         transaction: (fn) => this.db.transaction(fn).immediate(),
       });
     } catch (error) {
@@ -804,12 +825,35 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
     };
   }
 
-  async apply(changes: MemoryChange[], graph?: GraphChange[]): Promise<AppliedChange[]> {
+  async apply(changes: MemoryChange[], options: ApplyOptions = {}): Promise<AppliedChange[]> {
     this.assertOpen();
-    if (changes.length === 0 && !graph?.length) return [];
+    const { graph, messages, outboxId, expectedVersion } = options;
+    if (changes.length === 0 && !graph?.length && !messages && !outboxId) return [];
     const cacheOps: CacheOp[] = [];
+    const touched = new Map<string, MemoryScope>();
     const run = this.db.transaction((): AppliedChange[] => {
       cacheOps.length = 0;
+      touched.clear();
+      if (
+        expectedVersion &&
+        this.outbox.version(expectedVersion.owner) !== expectedVersion.version
+      ) {
+        throw new StaleWriteError(
+          "Another writer changed these memories after they were read.",
+          "owner_changed",
+        );
+      }
+      const forgotten = new Set<string>();
+      if (outboxId !== undefined) {
+        const entry = this.outbox.get(outboxId);
+        if (!entry || !this.outbox.settle(outboxId)) {
+          throw new StaleWriteError(
+            "The queued write was applied by another worker or forgotten by a delete.",
+            "entry_gone",
+          );
+        }
+        for (const hash of entry.forget) forgotten.add(hash);
+      }
       const now = new Date().toISOString();
       let dims = this.recordedDimensions();
       const results: AppliedChange[] = [];
@@ -836,8 +880,12 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
           );
           const vector = prepareVector(change.embedding, memory.id);
           const key = scopeKey(owner);
-          // Same text already stored in this scope (also a retried insert): skip.
-          if (this.stmt.hashOwner.get(key, memory.hash) !== undefined) {
+          // Same text already stored in this scope (also a retried insert), or deleted after
+          // the write was queued: skip.
+          if (
+            forgotten.has(memory.hash) ||
+            this.stmt.hashOwner.get(key, memory.hash) !== undefined
+          ) {
             results.push({ change, applied: false });
             continue;
           }
@@ -863,6 +911,7 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
             continue;
           }
           this.addHistory(memory.id, owner, "ADD", null, memory.text, change.actor, now);
+          touched.set(key, owner);
           cacheOps.push({ type: "upsert", owner, id: memory.id, vector, metadata });
           results.push({ change, applied: true });
         } else if (change.type === "update") {
@@ -890,6 +939,7 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
             updated_at: change.updatedAt,
           });
           const owner = ownerOf(row);
+          touched.set(row.scope_key, owner);
           this.addHistory(change.id, owner, "UPDATE", row.text, change.text, change.actor, now);
           cacheOps.push({ type: "upsert", owner, id: change.id, vector, metadata });
           results.push({ change, applied: true, previous: row.text });
@@ -901,6 +951,9 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
           }
           this.stmt.delete.run(change.id);
           const owner = ownerOf(row);
+          touched.set(row.scope_key, owner);
+          // Writes queued before this delete must not bring the text back.
+          this.outbox.forgetHash(row.hash, owner);
           this.addHistory(change.id, owner, "DELETE", row.text, null, change.actor, now);
           cacheOps.push({ type: "delete", owner, id: change.id });
           results.push({ change, applied: true, previous: row.text });
@@ -912,6 +965,13 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
       }
       // Graph changes after the memory changes, in the same transaction.
       if (graph?.length) this.graph.applyChanges(graph);
+      if (messages) {
+        const owner = requireScope(messages.owner);
+        this.insertMessages(owner, messages.messages);
+        touched.set(scopeKey(owner), owner);
+      }
+      if (expectedVersion) touched.set(scopeKey(expectedVersion.owner), expectedVersion.owner);
+      for (const owner of touched.values()) this.outbox.bump(owner);
       return results;
     });
     const results = run.immediate();
@@ -968,13 +1028,27 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
         ...params,
       );
       this.graph.deleteScope(target);
+      this.outbox.deleteScope(target);
+      this.outbox.bump(target);
+      for (const owner of new Set(removed.map((row) => JSON.stringify(ownerOf(row))))) {
+        this.outbox.bump(JSON.parse(owner) as MemoryScope);
+      }
       return removed;
     });
     const removed = run.immediate();
     for (const row of removed) {
       for (const entry of this.cache.containing(ownerOf(row))) entry.remove(row.id);
     }
+    this.scrubWal();
     return removed.length;
+  }
+
+  /**
+   * Empties the write-ahead log into the database file (whose freed pages secure_delete has
+   * zeroed), so deleted text is not left readable in the -wal file. Busy readers only delay it.
+   */
+  private scrubWal(): void {
+    if (this.path !== ":memory:") this.db.pragma("wal_checkpoint(TRUNCATE)");
   }
 
   async reset(): Promise<void> {
@@ -989,9 +1063,11 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
           DELETE FROM meta;
         `);
         this.graph.clear();
+        this.outbox.clear();
       })
       .immediate();
     this.cache.clear();
+    this.scrubWal();
   }
 
   async close(): Promise<void> {
@@ -1000,6 +1076,38 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
     this.cache.clear();
     this.scopedStatements.clear();
     this.db.close();
+  }
+
+  async version(scope: MemoryScope): Promise<string> {
+    this.assertOpen();
+    return this.outbox.version(requireScope(scope));
+  }
+
+  // ---------------------------------------------------------------- OutboxStore
+
+  async putOutbox(entry: Pick<OutboxEntry, "id" | "owner" | "payload" | "createdAt">) {
+    this.assertOpen();
+    this.db.transaction(() => this.outbox.put(entry)).immediate();
+  }
+
+  async getOutbox(id: string): Promise<OutboxEntry | undefined> {
+    this.assertOpen();
+    return this.outbox.get(id);
+  }
+
+  async listOutbox(scope?: MemoryScope): Promise<OutboxEntry[]> {
+    this.assertOpen();
+    return this.outbox.list(scope);
+  }
+
+  async claimOutbox(id: string, holder: string, until: string): Promise<boolean> {
+    this.assertOpen();
+    return this.outbox.claim(id, holder, until);
+  }
+
+  async failOutbox(id: string, error: string): Promise<void> {
+    this.assertOpen();
+    this.outbox.fail(id, error);
   }
 
   // ---------------------------------------------------------------- HistoryStore
@@ -1024,22 +1132,22 @@ export class SqliteStore implements MemoryStore, HistoryStore, MessageStore, Gra
     this.assertOpen();
     const owner = requireScope(scope);
     if (messages.length === 0) return;
+    this.db.transaction(() => this.insertMessages(owner, messages)).immediate();
+  }
+
+  private insertMessages(owner: MemoryScope, messages: StoredMessage[]): void {
     const key = scopeKey(owner);
-    this.db
-      .transaction(() => {
-        for (const message of messages) {
-          this.stmt.messageInsert.run(
-            key,
-            owner.userId ?? null,
-            owner.agentId ?? null,
-            owner.runId ?? null,
-            message.role,
-            message.content,
-            message.createdAt ?? new Date().toISOString(),
-          );
-        }
-      })
-      .immediate();
+    for (const message of messages) {
+      this.stmt.messageInsert.run(
+        key,
+        owner.userId ?? null,
+        owner.agentId ?? null,
+        owner.runId ?? null,
+        message.role,
+        message.content,
+        message.createdAt ?? new Date().toISOString(),
+      );
+    }
   }
 
   async recentMessages(scope: MemoryScope, limit: number): Promise<StoredMessage[]> {
