@@ -50,3 +50,6 @@ export class StaleWriteError extends Mem0Error {
     super(message);
   }
 }
+
+/** A memory operation did not finish within its deadline (e.g. `writeTimeoutMs`). */
+export class Mem0TimeoutError extends Mem0Error {}

@@ -184,15 +184,12 @@ interface CallOptions {
 }
 
 /**
- * Errors that mean "the model answered, but not usable JSON". Some clients parse structured
- * output themselves (the OpenAI SDK in JSON-schema mode) and throw before LangChain sees it.
+ * Errors that mean "the model answered, but not usable output". Anything else thrown by the
+ * call is a transport fault (a truncated body is a `SyntaxError` of the HTTP client, not of
+ * the model: function calling leaves parsing of the answer to LangChain, outside the client's
+ * retries).
  */
-const OUTPUT_ERROR_NAMES = new Set([
-  "SyntaxError",
-  "OutputParserException",
-  "LengthFinishReasonError",
-  "ContentFilterFinishReasonError",
-]);
+const OUTPUT_ERROR_NAMES = new Set(["OutputParserException"]);
 
 /**
  * The single structured-output LLM call of an `add`: facts to add, memories to update or
@@ -212,9 +209,12 @@ export class MemoryExtractor {
       );
     }
     this.schema = options.graph ? graphOperationsSchema : memoryOperationsSchema;
+    // Function calling: clients that parse JSON-schema answers themselves (the OpenAI SDK)
+    // would throw a bad answer inside their retry loop, and retry a model's mistake 6 times.
     this.structured = options.llm.withStructuredOutput(jsonSchemaOf(this.schema), {
       name: "memory_operations",
       includeRaw: true,
+      method: "functionCalling",
     });
     const base =
       options.prompt ??

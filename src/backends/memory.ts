@@ -8,7 +8,13 @@ import type { BaseMessageLike } from "@langchain/core/messages";
 import type { BaseDocumentCompressor } from "@langchain/core/retrievers/document_compressors";
 import { z } from "zod";
 import { abortable, anySignal } from "../abort.js";
-import { Mem0ClosedError, Mem0ConfigError, Mem0InputError, StaleWriteError } from "../errors.js";
+import {
+  Mem0ClosedError,
+  Mem0ConfigError,
+  Mem0InputError,
+  Mem0TimeoutError,
+  StaleWriteError,
+} from "../errors.js";
 import { KeyedLock } from "../keyed_lock.js";
 import { consoleLogger, type Mem0Logger } from "../logger.js";
 import { toBaseMessages, toConversation, type ConversationMessage } from "../messages.js";
@@ -1004,19 +1010,23 @@ export class Memory implements MemoryBackend {
       if (!(await this.store.claimOutbox(entry.id, this.holder, until))) return undefined;
       const queued = JSON.parse(entry.payload) as QueuedAdd;
       const request: AddRequest = { ...queued, owner: entry.owner, now: new Date(queued.now) };
-      const signal = anySignal(
-        options.signal,
-        this.closing.signal,
-        AbortSignal.timeout(this.writeTimeoutMs),
-      );
+      const deadline = AbortSignal.timeout(this.writeTimeoutMs);
+      const signal = anySignal(options.signal, this.closing.signal, deadline);
       try {
         return await this.runAdd(request, {
           signal,
           callbacks: options.callbacks,
           outboxId: entry.id,
         });
-      } catch (error) {
-        if (error instanceof StaleWriteError && error.reason === "entry_gone") return undefined;
+      } catch (caught) {
+        if (caught instanceof StaleWriteError && caught.reason === "entry_gone") return undefined;
+        const error = deadline.aborted
+          ? new Mem0TimeoutError(
+              `The queued write did not finish within writeTimeoutMs (${this.writeTimeoutMs} ms); ` +
+                "it stays in the outbox.",
+              { cause: caught },
+            )
+          : caught;
         if (!this.closed || !(error instanceof Mem0ClosedError)) {
           await this.store.failOutbox(entry.id, errorText(error)).catch(() => undefined);
         }
