@@ -13,10 +13,13 @@ export type InjectionTarget = "user" | "system";
 /** Turns a search result into prompt text; return "" to inject nothing. */
 export type MemoryFormatter = (result: SearchResult) => string;
 
-/** Used when the conversation has no system message of its own. */
+/**
+ * Used when the conversation has no system message of its own. It names the block without its
+ * tag, so that the prompt holds exactly one opening tag: the block's.
+ */
 export const DEFAULT_MEMORY_SYSTEM_PROMPT =
   "You are a helpful assistant with long-term memory of the user. Memories from earlier " +
-  `conversations may be given in a ${MEMORY_BLOCK_OPEN} block. Use them when they help, ` +
+  "conversations may be given in a memory_context block. Use them when they help, " +
   "prefer what the user says now when it disagrees with a memory, and do not mention the " +
   "memories unless asked.";
 
