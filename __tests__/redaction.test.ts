@@ -155,6 +155,7 @@ describe("Redactor options", () => {
     );
     expect(() => new Redactor({ custom: [{ label: "X" } as never] })).toThrow(/RegExp/);
     expect(() => new Redactor("yes" as never)).toThrow(/redact must be true, false/);
+    expect(() => new Redactor({ detectors: "email" as never })).toThrow(/must be an array/);
     const broken = new Redactor({ detectors: [], custom: [() => undefined as never] });
     expect(() => broken.text("hi")).toThrow(/custom\[0\] must return a string/);
   });

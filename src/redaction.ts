@@ -85,6 +85,9 @@ export class Redactor {
   constructor(option?: RedactOption) {
     const options = normalize(option);
     const detectors = options.detectors ?? [...BUILT_IN_DETECTORS];
+    if (!Array.isArray(detectors)) {
+      throw new Mem0ConfigError('redact.detectors must be an array, e.g. ["email", "phone"].');
+    }
     for (const name of detectors) {
       if (!BUILT_IN_DETECTORS.includes(name)) {
         throw new Mem0ConfigError(
