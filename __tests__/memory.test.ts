@@ -8,7 +8,7 @@ import { Mem0ChatModel } from "../src/chat_models.js";
 import { EmbedderMismatchError, MemoryExtractionError, MissingScopeError } from "../src/errors.js";
 import type { MetadataFilter } from "../src/stores/filters.js";
 import { SqliteStore } from "../src/stores/sqlite.js";
-import { FakeOpenAIServer, HashEmbeddings } from "../src/testing/index.js";
+import { FakeOpenAIServer, HashEmbeddings, parseExtractionInput } from "../src/testing/index.js";
 
 let server: FakeOpenAIServer;
 let dir: string;
@@ -75,7 +75,10 @@ describe("Memory.add with inference", () => {
       alice,
     );
     const prompt = server.chatRequests[0].lastUserText;
-    expect(prompt).toMatch(/\[0\] User lives in Paris/);
+    expect(parseExtractionInput(prompt).existing).toContainEqual({
+      id: 0,
+      text: "User lives in Paris",
+    });
     expect(prompt).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
     expect(server.chatRequests).toHaveLength(1);
     expect(server.embeddingRequests.length).toBeLessThanOrEqual(2);
@@ -124,10 +127,10 @@ describe("Memory.add with inference", () => {
       ...alice,
       timestamp: "2026-03-01T10:05:00Z",
     });
-    const prompt = server.chatRequests[1].lastUserText;
-    expect(prompt).toContain("Conversation date: 2026-03-01 (Sunday)");
-    expect(prompt).toMatch(/Earlier messages[\s\S]*user: I need to see a dentist/);
-    expect(prompt).toMatch(/New conversation:\nuser: It's booked for next Friday/);
+    const input = parseExtractionInput(server.chatRequests[1].lastUserText);
+    expect(input.date).toBe("2026-03-01 (Sunday)");
+    expect(input.context).toEqual([{ role: "user", content: "I need to see a dentist" }]);
+    expect(input.conversation).toEqual([{ role: "user", content: "It's booked for next Friday" }]);
     await memory.close();
   });
 

@@ -9,6 +9,7 @@ import { ChatOpenAI, OpenAIEmbeddings } from "@langchain/openai";
 import { Memory } from "../src/backends/memory.js";
 import {
   FakeOpenAIServer,
+  parseExtractionInput,
   type FakeChatReply,
   type FakeChatRequest,
 } from "../src/testing/index.js";
@@ -55,25 +56,23 @@ function clients(server: FakeOpenAIServer, timer: ReturnType<typeof llmTimedFetc
   };
 }
 
-function promptText(request: FakeChatRequest): string {
-  return request.messages
-    .map((message) => (typeof message.content === "string" ? message.content : ""))
-    .join("\n");
+/** The engine's extraction input, read back from the request. */
+function extractionInput(request: FakeChatRequest) {
+  const input = request.messages.find((message) => message.role === "user");
+  return parseExtractionInput(typeof input?.content === "string" ? input.content : "");
 }
-
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
  * Our extraction reply: the turn's facts as additions, or, when the turn replaces a fact the
- * engine offered as an existing memory (`[id] text`), an update of it (a delete if the turn
- * brings no new fact).
+ * engine offered as an existing memory, an update of it (a delete if the turn brings no new
+ * fact).
  */
 function oursReply(turn: ScriptedTurn, request: FakeChatRequest): FakeChatReply {
   const offered = turn.replaces
-    ? new RegExp(`^\\[(\\d+)\\] ${escapeRegExp(turn.replaces)}$`, "m").exec(promptText(request))
-    : null;
+    ? extractionInput(request).existing.find(({ text }) => text === turn.replaces)
+    : undefined;
   if (!offered) return { json: { add: turn.facts, update: [], delete: [] } };
-  const id = Number(offered[1]);
+  const { id } = offered;
   const [first, ...rest] = turn.facts;
   return first === undefined
     ? { json: { add: [], update: [], delete: [{ id }] } }
@@ -99,17 +98,16 @@ function oursGraphReply(turn: ScriptedTurn, request: FakeChatRequest): FakeChatR
   const base = oursReply(turn, request) as { json: Record<string, unknown> };
   const old = turn.replaces ? relationOf(turn.replaces) : undefined;
   const offered = old
-    ? new RegExp(
-        `^\\[(\\d+)\\] \\S+ —${escapeRegExp(old.relation)}→ ${escapeRegExp(old.destination)}$`,
-        "m",
-      ).exec(promptText(request))
-    : null;
+    ? extractionInput(request).relations?.find(({ text }) =>
+        text.endsWith(` —${old.relation}→ ${old.destination}`),
+      )
+    : undefined;
   return {
     json: {
       ...base.json,
       relations: turn.facts.map(relationOf),
       aliases: [],
-      invalidate: offered ? [{ id: Number(offered[1]) }] : [],
+      invalidate: offered ? [{ id: offered.id }] : [],
     },
   };
 }

@@ -13,10 +13,13 @@ export type InjectionTarget = "user" | "system";
 /** Turns a search result into prompt text; return "" to inject nothing. */
 export type MemoryFormatter = (result: SearchResult) => string;
 
-/** Used when the conversation has no system message of its own. */
+/**
+ * Used when the conversation has no system message of its own. It names the block without its
+ * tag, so that the prompt holds exactly one opening tag: the block's.
+ */
 export const DEFAULT_MEMORY_SYSTEM_PROMPT =
   "You are a helpful assistant with long-term memory of the user. Memories from earlier " +
-  `conversations may be given in a ${MEMORY_BLOCK_OPEN} block. Use them when they help, ` +
+  "conversations may be given in a memory_context block. Use them when they help, " +
   "prefer what the user says now when it disagrees with a memory, and do not mention the " +
   "memories unless asked.";
 
@@ -35,22 +38,35 @@ export function buildSearchQuery(messages: BaseMessage[], window = 6): string {
     .join("\n");
 }
 
-/** One line of memory text that cannot break out of the delimited block. */
-function sanitize(text: string): string {
+/** Line breaks of every kind, other control characters and runs of white space. */
+const LINE_BREAKING = /[\s\p{Cc}]+/gu;
+
+/**
+ * Memory text as one line of inert data for the memory block: `&`, `<` and `>` become
+ * entities, so no tag of any spelling (`</memory_context >`, `</MEMORY_CONTEXT\n>`) can be
+ * formed, and line breaks (including U+2028/U+2029) become spaces, so no line can be forged.
+ * Custom formatters should pass memory text through it too.
+ */
+export function escapeMemoryText(text: string): string {
   return text
-    .replace(/\s+/g, " ")
-    .replace(/<\/?memory_context>/gi, (tag) => tag.replace("<", "‹").replace(">", "›"))
-    .trim();
+    .replace(LINE_BREAKING, " ")
+    .trim()
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;");
 }
 
 /** `source —relation→ destination`, the form relations take in prompts. */
 export function formatRelation(relation: Relation): string {
-  return `${sanitize(relation.source)} —${sanitize(relation.relationship)}→ ${sanitize(relation.destination)}`;
+  return `${escapeMemoryText(relation.source)} —${escapeMemoryText(relation.relationship)}→ ${escapeMemoryText(relation.destination)}`;
 }
 
-/** Default formatter: a delimited block with the facts, then the relations, or "" when empty. */
+/**
+ * Default formatter: a delimited block with the facts, then the relations, one per line, or ""
+ * when empty. The block holds exactly one closing tag, its last line.
+ */
 export const formatMemoryBlock: MemoryFormatter = (result) => {
-  const facts = result.results.map((item) => `- ${sanitize(item.memory)}`);
+  const facts = result.results.map((item) => `- ${escapeMemoryText(item.memory)}`);
   const relations = (result.relations ?? []).map((relation) => `- ${formatRelation(relation)}`);
   if (facts.length === 0 && relations.length === 0) return "";
   const sections = [DATA_NOTICE];

@@ -3,6 +3,7 @@ export * from "./callbacks.js";
 export * from "./write_queue.js";
 export * from "./formatting.js";
 export * from "./messages.js";
+export * from "./redaction.js";
 export * from "./scope.js";
 export * from "./errors.js";
 export * from "./backends/base.js";

@@ -1,3 +1,4 @@
+import { parseExtractionInput } from "./extraction_input.js";
 import type { FakeChatHandler, FakeChatMessage, FakeChatReply, FakeChatRequest } from "./server.js";
 
 /** Name of the structured-output schema the memory engine asks its LLM for. */
@@ -18,11 +19,11 @@ function isExtraction(request: FakeChatRequest): boolean {
 
 /** First-person statements of the new conversation become facts: "I like tea" → "User: I like tea". */
 function extractFacts(request: FakeChatRequest): FakeChatReply {
-  const newPart = request.lastUserText.split("New conversation:\n")[1] ?? "";
-  const facts = newPart
-    .split("\n")
-    .filter((line) => line.startsWith("user: "))
-    .flatMap((line) => line.slice("user: ".length).split(/(?<=[.!?])\s+/))
+  // The input is the first user message; a repair request would come after it.
+  const input = parseExtractionInput(messageText(request.messages.find((m) => m.role === "user")));
+  const facts = input.conversation
+    .filter((message) => message.role === "user")
+    .flatMap((message) => message.content.split(/(?<=[.!?])\s+/))
     .filter((sentence) => /\b(I|I'm|my|me)\b/i.test(sentence) && !sentence.trim().endsWith("?"))
     .map((sentence) => `User: ${sentence.trim()}`);
   return { json: { add: facts, update: [], delete: [] } };

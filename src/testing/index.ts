@@ -14,3 +14,4 @@ export {
   type FakeUsage,
 } from "./server.js";
 export { createDemoHandler } from "./demo.js";
+export { parseExtractionInput, type ParsedExtractionInput } from "./extraction_input.js";
