@@ -1,3 +1,4 @@
+import type { Callbacks } from "@langchain/core/callbacks/manager";
 import type { BaseMessageLike } from "@langchain/core/messages";
 import type { MemoryScope } from "../scope.js";
 import type { MetadataFilter } from "../stores/filters.js";
@@ -61,6 +62,8 @@ export interface AddOptions {
   /** When the conversation happened; relative dates are resolved against it (default: now). */
   timestamp?: Date | string | number;
   signal?: AbortSignal;
+  /** Callbacks of the LLM calls this add makes, so they nest under the caller's run. */
+  callbacks?: Callbacks;
 }
 
 export type MemoryEventType = "ADD" | "UPDATE" | "DELETE";

@@ -1,4 +1,5 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { RunnableConfig } from "@langchain/core/runnables";
 import {
   HumanMessage,
   SystemMessage,
@@ -223,9 +224,12 @@ export class MemoryExtractor {
     return [new SystemMessage(this.systemPrompt), new HumanMessage(renderExtractionInput(input))];
   }
 
-  async extract(input: ExtractionInput, signal?: AbortSignal): Promise<MemoryOperations> {
+  async extract(
+    input: ExtractionInput,
+    config: Pick<RunnableConfig, "signal" | "callbacks"> = {},
+  ): Promise<MemoryOperations> {
     const messages = this.buildMessages(input);
-    const first = await this.call(messages, signal);
+    const first = await this.call(messages, config);
     if (first.ok) return first.value;
     const repair = await this.call(
       [
@@ -236,7 +240,7 @@ export class MemoryExtractor {
             "Answer again with the complete, corrected memory operations.",
         ),
       ],
-      signal,
+      config,
     );
     if (repair.ok) return repair.value;
     throw new MemoryExtractionError(
@@ -247,11 +251,14 @@ export class MemoryExtractor {
 
   private async call(
     messages: BaseMessage[],
-    signal?: AbortSignal,
+    config: Pick<RunnableConfig, "signal" | "callbacks">,
   ): Promise<{ ok: true; value: MemoryOperations } | { ok: false; error: string; raw: string }> {
     let reply: StructuredReply;
     try {
-      reply = (await this.structured.invoke(messages, { signal })) as StructuredReply;
+      reply = (await this.structured.invoke(messages, {
+        ...config,
+        runName: "Mem0MemoryExtraction",
+      })) as StructuredReply;
     } catch (error) {
       if (!(error instanceof Error) || !OUTPUT_ERROR_NAMES.has(error.name)) throw error;
       return { ok: false, error: error.message, raw: "" };

@@ -290,7 +290,7 @@ export class Memory implements MemoryBackend {
         relations: offeredRelations?.map(({ id, text }) => ({ id, text })),
         now,
       },
-      options.signal,
+      { signal: options.signal, callbacks: options.callbacks },
     );
     const byId = new Map(offered.map((entry) => [entry.id, entry.memory]));
     const deleted = new Set(operations.delete.map(({ id }) => id).filter((id) => byId.has(id)));
