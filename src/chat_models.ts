@@ -303,7 +303,11 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       layers.unshift({ ...runnable.config, ...runnable.kwargs });
       runnable = runnable.bound;
     }
-    return Object.assign({}, ...layers);
+    // Bound tags, callbacks and the like are not parameters of the model.
+    const [, callOptions] = this._separateRunnableConfigFromCallOptions(
+      Object.assign({}, ...layers),
+    );
+    return callOptions;
   }
 
   /** The inner model's identifying parameters (without credentials) and the memory settings. */
@@ -326,6 +330,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       run_id: _runId,
       filters: _filters,
       memoryMetadata: _memoryMetadata,
+      signal: _signal,
       ...forwarded
     } = options ?? ({} as this["ParsedCallOptions"]);
     const inner = this.innerChatModel?.invocationParams({
