@@ -164,8 +164,9 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
       return { ok: false, error };
     }
     const metadata = { ...this.metadata, ...run.metadata };
-    // Started by the first attempt, so the run spans the write itself, not its wait in line.
-    let writeRun: Promise<CallbackManagerForChainRun> | undefined;
+    // Started by the first attempt, so the run spans the write itself, not its wait in line;
+    // tracing never fails a write.
+    let writeRun: Promise<CallbackManagerForChainRun | undefined> | undefined;
     const outcome = this.queue.enqueue({
       key: scopeKey(scope),
       run: async () => {
@@ -174,11 +175,11 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
           scope,
           chatRunId: run.chatRunId ?? run.events?.runId,
           handlers: run.events?.handlers ?? run.handlers,
-        });
+        }).catch(() => undefined);
         return this.backend.add(conversation, scope, {
           metadata: Object.keys(metadata).length > 0 ? metadata : undefined,
           infer: this.infer,
-          callbacks: (await writeRun).getChild(),
+          callbacks: (await writeRun)?.getChild(),
         });
       },
       settle: async (result) => {

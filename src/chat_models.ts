@@ -121,6 +121,20 @@ const RETRIEVER_SERIALIZED: SerializedNotImplemented = {
   id: ["langchain_mem0", "MemoryRetriever"],
 };
 
+/** Call options meant for the inner model: without ours and without core's batch index. */
+function innerCallOptions<T extends Partial<Mem0ChatModelCallOptions>>(options: T) {
+  const {
+    user_id: _userId,
+    agent_id: _agentId,
+    run_id: _runId,
+    filters: _filters,
+    memoryMetadata: _memoryMetadata,
+    promptIndex: _promptIndex,
+    ...forwarded
+  } = options as T & { promptIndex?: number };
+  return forwarded;
+}
+
 /** Names of parameters that hold credentials, whatever a provider calls them. */
 const SECRET_PARAM = /api_?key|secret|password|credential|authorization|headers|access_?token/i;
 
@@ -324,15 +338,9 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
    * `bindTools`) and the memory settings; scope ids are never part of them.
    */
   override invocationParams(options?: this["ParsedCallOptions"]): Record<string, unknown> {
-    const {
-      user_id: _userId,
-      agent_id: _agentId,
-      run_id: _runId,
-      filters: _filters,
-      memoryMetadata: _memoryMetadata,
-      signal: _signal,
-      ...forwarded
-    } = options ?? ({} as this["ParsedCallOptions"]);
+    const { signal: _signal, ...forwarded } = innerCallOptions(
+      options ?? ({} as this["ParsedCallOptions"]),
+    );
     const inner = this.innerChatModel?.invocationParams({
       ...this.boundOptions,
       ...forwarded,
@@ -546,19 +554,9 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       filters: options.filters,
       callbacks: childCallbacks(runManager),
     });
-    // Our own options and core's batch index must not reach the inner model.
-    const {
-      user_id: _userId,
-      agent_id: _agentId,
-      run_id: _runId,
-      filters: _filters,
-      memoryMetadata: _memoryMetadata,
-      promptIndex: _promptIndex,
-      ...forwarded
-    } = options as this["ParsedCallOptions"] & { promptIndex?: number };
     // The wrapper re-emits every token; the inner run must not, or streams see them twice.
     const innerOptions = {
-      ...forwarded,
+      ...innerCallOptions(options),
       callbacks: childCallbacks(runManager, ["langsmith:nostream"]),
     };
     return { prepared, innerOptions };
