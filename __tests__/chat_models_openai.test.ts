@@ -1,5 +1,8 @@
+import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
 import { tool } from "@langchain/core/tools";
 import { AIMessage, HumanMessage, SystemMessage, ToolMessage } from "@langchain/core/messages";
+import type { ChatGeneration, LLMResult } from "@langchain/core/outputs";
 import { ChatPromptTemplate } from "@langchain/core/prompts";
 import { StringOutputParser } from "@langchain/core/output_parsers";
 import { END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
@@ -132,6 +135,83 @@ describe("Mem0ChatModel around ChatOpenAI", () => {
     const controller = new AbortController();
     controller.abort();
     await expect(model.invoke("hi", { signal: controller.signal })).rejects.toThrow(/abort/i);
+  });
+
+  it("reports the inner model's parameters and the memory settings, without secrets or ids", () => {
+    const { chat, model } = setup();
+    const identifying = model._identifyingParams();
+    expect(identifying).toMatchObject({
+      model: "gpt-4o-mini",
+      mem0: {
+        topK: 10,
+        retrieval: "user_turn",
+        injection: "user",
+        queryWindow: 6,
+        store: "background",
+        infer: true,
+      },
+    });
+    expect(chat._identifyingParams()).toHaveProperty("apiKey", "test");
+    expect(JSON.stringify(identifying)).not.toContain('"test"');
+
+    const params = model.invocationParams({ user_id: "carol", stop: ["\n"] } as never);
+    expect(params).toMatchObject({ model: "gpt-4o-mini", stop: ["\n"], mem0: { topK: 10 } });
+    expect(JSON.stringify(params)).not.toContain("carol");
+    // Through bindTools, the bound tools are part of the call's parameters.
+    const bound = model.bindTools([weather], { tool_choice: "get_weather" });
+    expect(bound.invocationParams()).toMatchObject({
+      tools: [{ type: "function", function: { name: "get_weather" } }],
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+      mem0: { topK: 10 },
+    });
+    const tuned = new Mem0ChatModel({
+      model: chat,
+      memory: new FakeMemoryBackend(),
+      topK: 3,
+      threshold: 0.4,
+      store: "off",
+      infer: false,
+    });
+    expect(tuned.invocationParams().mem0).toEqual({
+      topK: 3,
+      threshold: 0.4,
+      retrieval: "user_turn",
+      injection: "user",
+      queryWindow: 6,
+      store: "off",
+      infer: false,
+    });
+  });
+
+  it("reports the answer's token usage once to every handler", async () => {
+    const counter = () => {
+      const seen: number[] = [];
+      const handler = BaseCallbackHandler.fromMethods({
+        handleLLMEnd(output: LLMResult) {
+          const message = (output.generations[0][0] as ChatGeneration).message as AIMessage;
+          seen.push(message.usage_metadata?.total_tokens ?? 0);
+        },
+      });
+      return { seen, handler };
+    };
+    const { chat } = setup();
+    const local = counter();
+    const model = new Mem0ChatModel({
+      model: chat,
+      memory: new FakeMemoryBackend(),
+      userId: "alice",
+      callbacks: [local.handler],
+    });
+    const perCall = counter();
+    server.enqueue("Hello there, friend.");
+    const answer = await model.invoke("hi", { callbacks: [perCall.handler] });
+    await awaitAllCallbacks();
+    const total = answer.usage_metadata!.total_tokens;
+    expect(total).toBeGreaterThan(0);
+    // The per-call handler sees the wrapper's run (no usage of its own) and the inner run.
+    expect(perCall.seen.sort((a, b) => a - b)).toEqual([0, total]);
+    // A constructor handler sees only the wrapper's run, which then carries the usage.
+    expect(local.seen).toEqual([total]);
   });
 
   it("reports the inner model's profile and LangSmith params", () => {

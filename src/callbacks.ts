@@ -1,5 +1,5 @@
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
-import type { BaseRunManager } from "@langchain/core/callbacks/manager";
+import type { BaseRunManager, CallbackManagerForChainRun } from "@langchain/core/callbacks/manager";
 import type { Serialized } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import type { ChatGeneration, LLMResult } from "@langchain/core/outputs";
@@ -9,6 +9,7 @@ import { consoleLogger, type Mem0Logger } from "./logger.js";
 import { messageRole, messageText } from "./messages.js";
 import { mergeScopes, requireScope, scopeFromRecord, scopeKey, type MemoryScope } from "./scope.js";
 import { WriteQueue, type WriteOutcome } from "./write_queue.js";
+import { startMemoryWriteRun } from "./write_run.js";
 
 /** How conversations are stored after a call. */
 export type StoreMode = "background" | "await" | "off";
@@ -44,11 +45,17 @@ export interface Mem0MemoryCallbackHandlerOptions {
   throwOnError?: boolean;
 }
 
-interface TrackedRun {
+/** A conversation to store and the chat run it comes from. */
+interface StoredRun {
   messages: BaseMessage[];
   scope: MemoryScope;
   metadata?: MemoryMetadata;
+  /** Run manager of the chat run: failure events go to it, its tracers trace the write. */
   events?: BaseRunManager;
+  /** Id of the chat run (or of the runnable) that produced the answer. */
+  chatRunId?: string;
+  /** Handlers whose tracers trace the write, when there is no `events`. */
+  handlers?: BaseCallbackHandler[];
 }
 
 /** The default failure report: what failed and how to handle it, without ids or content. */
@@ -89,7 +96,7 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
   private readonly infer?: boolean;
   private readonly mode: Exclude<StoreMode, "off">;
   private readonly onError: (failure: MemoryWriteFailure) => void;
-  private readonly runs = new Map<string, TrackedRun>();
+  private readonly runs = new Map<string, StoredRun>();
 
   constructor(options: Mem0MemoryCallbackHandlerOptions) {
     super();
@@ -117,6 +124,7 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
     this.runs.set(runId, {
       messages: messages[0] ?? [],
       scope: mergeScopes(scopeFromRecord(metadata), this.scope),
+      chatRunId: runId,
     });
   }
 
@@ -147,17 +155,11 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
 
   /**
    * Enqueues `[...new turn of messages, answer]` for storage; in "await" mode waits for it.
-   * Empty answers are left out; a call with nothing new to store enqueues nothing.
+   * Empty answers are left out; a call with nothing new to store enqueues nothing. Each
+   * stored turn is traced as one `Mem0MemoryWrite` run (over all its attempts), its own
+   * trace, linked to the chat run by `mem0_chat_run_id`.
    */
-  async store(
-    run: {
-      messages: BaseMessage[];
-      scope: MemoryScope;
-      metadata?: MemoryMetadata;
-      events?: BaseRunManager;
-    },
-    answer?: BaseMessage,
-  ): Promise<WriteOutcome<AddResult> | undefined> {
+  async store(run: StoredRun, answer?: BaseMessage): Promise<WriteOutcome<AddResult> | undefined> {
     const conversation = newTurn(run.messages);
     if (answer && messageText(answer).length > 0) conversation.push(answer);
     if (conversation.length === 0) return undefined;
@@ -169,14 +171,30 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
       return { ok: false, error };
     }
     const metadata = { ...this.metadata, ...run.metadata };
+    // Started by the first attempt, so the run spans the write itself, not its wait in line;
+    // tracing never fails a write.
+    let writeRun: Promise<CallbackManagerForChainRun | undefined> | undefined;
     const outcome = this.queue.enqueue({
       key: scopeKey(scope),
-      run: () =>
-        this.backend.add(conversation, {
+      run: async () => {
+        writeRun ??= startMemoryWriteRun({
+          messages: conversation,
+          scope,
+          chatRunId: run.chatRunId ?? run.events?.runId,
+          handlers: run.events?.handlers ?? run.handlers,
+        }).catch(() => undefined);
+        return this.backend.add(conversation, {
           ...scope,
           metadata: Object.keys(metadata).length > 0 ? metadata : undefined,
           infer: this.infer,
-        }),
+          callbacks: (await writeRun)?.getChild(),
+        });
+      },
+      settle: async (result) => {
+        const traced = await writeRun;
+        if (result.ok) await traced?.handleChainEnd({ ...result.value });
+        else await traced?.handleChainError(result.error);
+      },
     });
     void outcome.then((result) => {
       if (!result.ok)

@@ -40,6 +40,7 @@ import { consoleLogger, type Mem0Logger } from "./logger.js";
 import { messageRole } from "./messages.js";
 import { mergeScopes, requireScope, scopeFromRecord, type MemoryScope } from "./scope.js";
 import { validateFilter, type MetadataFilter } from "./stores/filters.js";
+import { countUsageOnce } from "./usage.js";
 import type { WriteQueueOptions } from "./write_queue.js";
 import { WriteQueue } from "./write_queue.js";
 
@@ -144,6 +145,46 @@ const RETRIEVER_SERIALIZED: SerializedNotImplemented = {
   type: "not_implemented",
   id: ["langchain_mem0", "MemoryRetriever"],
 };
+
+/** Call options meant for the inner model: without ours and without core's batch index. */
+function innerCallOptions<T extends Partial<Mem0ChatModelCallOptions>>(options: T) {
+  const {
+    user_id: _userId,
+    agent_id: _agentId,
+    run_id: _runId,
+    filters: _filters,
+    memoryMetadata: _memoryMetadata,
+    promptIndex: _promptIndex,
+    ...forwarded
+  } = options as T & { promptIndex?: number };
+  return forwarded;
+}
+
+/** Names of parameters that hold credentials, whatever a provider calls them. */
+const SECRET_PARAM = /api_?key|secret|password|credential|authorization|headers|access_?token/i;
+
+/**
+ * JSON-like parameters of `model` without credentials (its `lc_secrets` fields and names
+ * that look like one) or clients, functions and other live objects.
+ */
+function publicParams(params: Record<string, unknown>, model: BaseChatModel) {
+  const secrets = new Set(Object.keys(model.lc_secrets ?? {}));
+  const isPlain = (value: unknown) =>
+    typeof value !== "object" ||
+    value === null ||
+    Array.isArray(value) ||
+    [Object.prototype, null].includes(Object.getPrototypeOf(value));
+  return Object.fromEntries(
+    Object.entries(params).filter(
+      ([key, value]) =>
+        value !== undefined &&
+        typeof value !== "function" &&
+        isPlain(value) &&
+        !secrets.has(key) &&
+        !SECRET_PARAM.test(key),
+    ),
+  );
+}
 
 /**
  * A callback manager for a child of `runManager`, so the inner model's run nests under the
@@ -295,6 +336,71 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     return this.innerChatModel?.profile ?? {};
   }
 
+  /** The memory settings of this model, as reported in its parameters under `mem0`. */
+  private get memorySettings() {
+    const settings = {
+      topK: this.topK,
+      threshold: this.threshold,
+      retrieval: this.retrieval,
+      injection: this.injection,
+      queryWindow: this.queryWindow,
+      store: this.storeMode,
+      infer: this.fields.infer ?? true,
+    };
+    return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
+  }
+
+  /** Call options bound around the inner model by `bindTools` / `withConfig`. */
+  private get boundOptions(): Record<string, unknown> {
+    const layers: Record<string, unknown>[] = [];
+    let runnable: unknown = this.model;
+    while (RunnableBinding.isRunnableBinding(runnable)) {
+      // Outer bindings override inner ones, as when the binding is invoked.
+      layers.unshift({ ...runnable.config, ...runnable.kwargs });
+      runnable = runnable.bound;
+    }
+    // Bound tags, callbacks and the like are not parameters of the model.
+    const [, callOptions] = this._separateRunnableConfigFromCallOptions(
+      Object.assign({}, ...layers),
+    );
+    return callOptions;
+  }
+
+  /** The inner model's identifying parameters (without credentials) and the memory settings. */
+  override _identifyingParams(): Record<string, unknown> {
+    const inner = this.innerChatModel;
+    return {
+      ...(inner ? publicParams(inner._identifyingParams(), inner) : {}),
+      mem0: this.memorySettings,
+    };
+  }
+
+  /**
+   * The inner model's invocation parameters for this call (with the options bound by
+   * `bindTools`) and the memory settings; scope ids are never part of them.
+   */
+  override invocationParams(options?: this["ParsedCallOptions"]): Record<string, unknown> {
+    const { signal: _signal, ...forwarded } = innerCallOptions(
+      options ?? ({} as this["ParsedCallOptions"]),
+    );
+    const inner = this.innerChatModel?.invocationParams({
+      ...this.boundOptions,
+      ...forwarded,
+    } as never);
+    return { ...inner, mem0: this.memorySettings };
+  }
+
+  /**
+   * Tracing metadata is inherited by the nested runs (retrieval, inner model): keep the
+   * memory settings on this run's invocation params only.
+   */
+  override _filterInvocationParamsForTracing(
+    params: Record<string, unknown>,
+  ): Record<string, unknown> {
+    const { mem0: _mem0, ...rest } = super._filterInvocationParamsForTracing(params);
+    return rest;
+  }
+
   override getLsParams(options: this["ParsedCallOptions"]): LangSmithParams {
     return this.innerChatModel?.getLsParams(options as never) ?? super.getLsParams(options);
   }
@@ -363,7 +469,15 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
         const output = await structured.invoke(prepared, runConfig);
         const parsed = config?.includeRaw ? (output as { parsed?: unknown }).parsed : output;
         if (this.handler && parsed !== undefined && parsed !== null) {
-          await this.handler.store({ messages, scope }, new AIMessage(JSON.stringify(parsed)));
+          await this.handler.store(
+            {
+              messages,
+              scope,
+              chatRunId: callbacks?.getParentRunId(),
+              handlers: callbacks?.handlers,
+            },
+            new AIMessage(JSON.stringify(parsed)),
+          );
         }
         return output as RunOutput;
       },
@@ -484,26 +598,18 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
   ) {
     const scope = this.callScope(options);
     const metadata = { ...this.fields.memoryMetadata, ...options.memoryMetadata };
-    if (runManager)
+    if (runManager) {
       this.handler?.bindRun(runManager.runId, scope, { metadata, events: runManager });
+      countUsageOnce(runManager);
+    }
     const prepared = await this.prepare(messages, scope, {
       signal: options.signal,
       filters: options.filters,
       callbacks: childCallbacks(runManager),
     });
-    // Our own options and core's batch index must not reach the inner model.
-    const {
-      user_id: _userId,
-      agent_id: _agentId,
-      run_id: _runId,
-      filters: _filters,
-      memoryMetadata: _memoryMetadata,
-      promptIndex: _promptIndex,
-      ...forwarded
-    } = options as this["ParsedCallOptions"] & { promptIndex?: number };
     // The wrapper re-emits every token; the inner run must not, or streams see them twice.
     const innerOptions = {
-      ...forwarded,
+      ...innerCallOptions(options),
       callbacks: childCallbacks(runManager, ["langsmith:nostream"]),
     };
     return { prepared, innerOptions };

@@ -21,7 +21,13 @@ export interface WriteQueueOptions {
 export interface WriteTask<T> {
   /** Writes with the same key run one after another, in enqueue order. */
   key: string;
+  /** One attempt; called again on a retryable failure. */
   run: () => Promise<T>;
+  /**
+   * Called once with the final outcome, before the write counts as settled (so `flush()`
+   * waits for it), after the next write of the key may start. Must not throw.
+   */
+  settle?: (outcome: WriteOutcome<T>) => Promise<void>;
 }
 
 export type WriteOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -70,7 +76,12 @@ export class WriteQueue {
         error: new MemoryOperationError("The memory write queue is closed; create a new model."),
       });
     }
-    const outcome = this.lock.run(task.key, () => this.runWithRetries(task));
+    const outcome = this.lock
+      .run(task.key, () => this.runWithRetries(task))
+      .then(async (result) => {
+        await task.settle?.(result);
+        return result;
+      });
     this.inFlight.add(outcome);
     void outcome.then(() => this.inFlight.delete(outcome));
     return outcome;

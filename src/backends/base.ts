@@ -111,7 +111,7 @@ export interface AddMemoryOptions extends MemoryScope {
   expirationDate?: string | Date | null;
   /** Aborts the add (the LLM call and the embeddings). */
   signal?: AbortSignal;
-  /** Callbacks (tracing) for the extraction call. */
+  /** Callbacks of the LLM calls this add makes, so they nest under the caller's run. */
   callbacks?: Callbacks;
 }
 

@@ -1,5 +1,5 @@
-import type { Callbacks } from "@langchain/core/callbacks/manager";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { RunnableConfig } from "@langchain/core/runnables";
 import {
   HumanMessage,
   SystemMessage,
@@ -204,13 +204,6 @@ function parseOperations(
 
 type StructuredReply = { raw?: AIMessage; parsed?: unknown };
 
-/** Per-call settings of the extraction call. */
-interface CallOptions {
-  signal?: AbortSignal;
-  /** Tracing: the extraction run nests under these. */
-  callbacks?: Callbacks;
-}
-
 /**
  * Errors that mean "the model answered, but not usable output". Anything else thrown by the
  * call is a transport fault (a truncated body is a `SyntaxError` of the HTTP client, not of
@@ -260,9 +253,12 @@ export class MemoryExtractor {
     return [new SystemMessage(this.systemPrompt), new HumanMessage(renderExtractionInput(input))];
   }
 
-  async extract(input: ExtractionInput, options: CallOptions = {}): Promise<MemoryOperations> {
+  async extract(
+    input: ExtractionInput,
+    config: Pick<RunnableConfig, "signal" | "callbacks"> = {},
+  ): Promise<MemoryOperations> {
     const messages = this.buildMessages(input);
-    const first = await this.call(messages, options);
+    const first = await this.call(messages, config);
     if (first.ok) return first.value;
     const repair = await this.call(
       [
@@ -273,7 +269,7 @@ export class MemoryExtractor {
             "Answer again with the complete, corrected memory operations.",
         ),
       ],
-      options,
+      config,
     );
     if (repair.ok) return repair.value;
     throw new MemoryExtractionError(
@@ -284,11 +280,14 @@ export class MemoryExtractor {
 
   private async call(
     messages: BaseMessage[],
-    options: CallOptions,
+    config: Pick<RunnableConfig, "signal" | "callbacks">,
   ): Promise<{ ok: true; value: MemoryOperations } | { ok: false; error: string; raw: string }> {
     let reply: StructuredReply;
     try {
-      reply = (await this.structured.invoke(messages, options)) as StructuredReply;
+      reply = (await this.structured.invoke(messages, {
+        ...config,
+        runName: "Mem0MemoryExtraction",
+      })) as StructuredReply;
     } catch (error) {
       if (!(error instanceof Error) || !OUTPUT_ERROR_NAMES.has(error.name)) throw error;
       return { ok: false, error: error.message, raw: "" };

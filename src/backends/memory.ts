@@ -21,7 +21,6 @@ import { toBaseMessages, toConversation, type ConversationMessage } from "../mes
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type {
   ApplyOptions,
-  GraphChange,
   GraphStore,
   HistoryEntry,
   HistoryStore,
