@@ -329,7 +329,15 @@ describe("Memory.fromConfig mappings", () => {
       [{ vector_store: { provider: "chroma", config: { path: "./db" } } }, "./db/memory.db"],
       [{ vectorStore: { provider: "Chroma", config: { path: "db/" } } }, "db/memory.db"],
       [{ vector_store: { provider: "qdrant", config: { db_path: "/q" } } }, "/q/memory.db"],
-      [{ vectorStore: { provider: "faiss", config: { dbPath: "f" } } }, "f/memory.db"],
+      [
+        {
+          vectorStore: {
+            provider: "faiss",
+            config: { dbPath: "f", distanceStrategy: "euclidean" },
+          },
+        },
+        "f/memory.db",
+      ],
       [{ vectorStore: { provider: "memory", config: { dbPath: "v.db" } } }, "v.db"],
     ];
     for (const [storage, file] of cases) {
@@ -449,8 +457,12 @@ describe("Memory.fromConfig refusals", () => {
         /vector_store\.config\.dbPath: qdrant keeps its data in a directory, and this is a file; give a directory/,
       ],
       [
-        { provider: "chroma", config: { path: "./db", distance_strategy: "euclidean" } },
-        /vector_store\.config: unknown key "distance_strategy"; expected path \/ db_path, collection_name, embedding_model_dims \/ dimension, on_disk/,
+        { provider: "faiss", config: { path: "./db", distance_strategy: "manhattan" } },
+        /vector_store\.config\.distance_strategy: expected one of "cosine", "euclidean", "inner_product"\.$/,
+      ],
+      [
+        { provider: "faiss", config: { path: "./db", normalize_L2: true } },
+        /vector_store\.config: unknown key "normalize_L2"; expected path \/ db_path, collection_name, embedding_model_dims \/ dimension, on_disk, distance_strategy \(camelCase spellings work too\)\.$/,
       ],
     ];
     for (const [store, pattern] of cases) {

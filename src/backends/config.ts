@@ -113,6 +113,8 @@ export interface VectorStoreConfig {
   embedding_model_dims?: number;
   /** The embedded store is on disk unless `path` is `":memory:"`. */
   on_disk?: boolean;
+  /** `cosine`, `euclidean` or `inner_product`: vectors are unit length, so all rank alike. */
+  distance_strategy?: string;
   /** Server settings (`host`, `port`, `url`, `api_key`, `client`, ...) are refused. */
   [key: string]: unknown;
 }

@@ -140,6 +140,8 @@ function message(issue: z.core.$ZodRawIssue): string | undefined {
       return issue.origin === "string"
         ? "expected a non-empty string"
         : `expected a number ${issue.inclusive ? ">=" : ">"} ${issue.minimum}, got ${describe(issue.input)}`;
+    case "invalid_value":
+      return `expected one of ${issue.values.map((value) => JSON.stringify(value)).join(", ")}`;
     case "too_big":
       return `expected a number ${issue.inclusive ? "<=" : "<"} ${issue.maximum}, got ${describe(issue.input)}`;
     default:

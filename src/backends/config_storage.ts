@@ -17,13 +17,13 @@ import type { GraphOptions } from "./graph.js";
  */
 
 /**
- * Mem0 vector store providers kept in the embedded SQLite store. `file`: `config.path` is the
- * database file (this package's `sqlite`; mem0ai's `memory`, whose `dbPath` is an SQLite file
- * too). `directory`: a Mem0 store run in local mode, whose data directory gets a `memory.db`.
- * Server-backed stores join this table when the package has a store for them (Postgres
- * `pgvector` is next); until then they are refused below.
+ * The Mem0 vector store providers `fromConfig` maps, and how; every other provider is
+ * refused. All land in the embedded SQLite store today. `file`: `config.path` is the database
+ * file (this package's `sqlite`; mem0ai's `memory`, whose `dbPath` is an SQLite file too).
+ * `directory`: a Mem0 store run in local mode, whose data directory gets a `memory.db`.
+ * Postgres `pgvector` joins this table, with its server settings, once its store exists.
  */
-const EMBEDDED_VECTOR_STORES: Record<string, "file" | "directory"> = {
+const VECTOR_STORES: Record<string, "file" | "directory"> = {
   sqlite: "file",
   memory: "file",
   chroma: "directory",
@@ -61,6 +61,8 @@ const embeddedStoreSettings = mem0Object(
     collectionName: z.string(),
     embeddingModelDims: z.int().positive(),
     onDisk: z.boolean(),
+    // Vectors are unit length, so Mem0's three distances rank alike; scores are cosine-based.
+    distanceStrategy: z.enum(["cosine", "euclidean", "inner_product"]),
   },
   { aliases: { path: ["dbPath"], embeddingModelDims: ["dimension"] } },
 );
@@ -68,7 +70,7 @@ const embeddedStoreSettings = mem0Object(
 /** `vector_store` / `vectorStore`: refusals first, then the embedded store's settings. */
 export const vectorStoreSection = section(z.record(z.string(), z.unknown()))
   .superRefine(({ provider, config = {} }, ctx) => {
-    if (!(provider in EMBEDDED_VECTOR_STORES)) {
+    if (!Object.hasOwn(VECTOR_STORES, provider)) {
       ctx.addIssue({
         code: "custom",
         path: ["provider"],
@@ -145,7 +147,7 @@ export function resolveStorePath(
   const given = settings.path;
   let file: string | undefined;
   if (given === undefined) {
-    if (EMBEDDED_VECTOR_STORES[provider] === "directory") {
+    if (VECTOR_STORES[provider] === "directory") {
       throw configError(
         `${vectorStore.where}.config.path`,
         `required for provider "${provider}": the directory that holds the embedded SQLite ` +
@@ -166,7 +168,7 @@ export function resolveStorePath(
 function storeFile(provider: string, given: string, where: string): string {
   const exists = given !== ":memory:" && fs.existsSync(given);
   const isDirectory = exists && fs.statSync(given).isDirectory();
-  if (EMBEDDED_VECTOR_STORES[provider] === "file") {
+  if (VECTOR_STORES[provider] === "file") {
     return isDirectory ? nodePath.join(given, "memory.db") : given;
   }
   if (given === ":memory:" || (exists && !isDirectory)) {
