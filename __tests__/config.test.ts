@@ -2,6 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { jest } from "@jest/globals";
+import { Document } from "@langchain/core/documents";
+import { BaseDocumentCompressor } from "@langchain/core/retrievers/document_compressors";
 import { ChatOpenAI } from "@langchain/openai";
 import { Memory } from "../src/backends/memory.js";
 import { resolveMemoryConfig, type MemoryConfig } from "../src/backends/config.js";
@@ -74,6 +76,21 @@ const supportedStores =
   '(config.path: a file or ":memory:"), or chroma, qdrant, faiss or memory with a local ' +
   "config.path and no server settings. Postgres (pgvector) support is planned; for another " +
   "store, build the engine yourself: new Memory({ llm, embeddings, store })";
+
+/** A LangChain document compressor that reverses the candidates it is given. */
+class ReversingReranker extends BaseDocumentCompressor {
+  readonly seen: string[][] = [];
+  async compressDocuments(documents: Document[]): Promise<Document[]> {
+    this.seen.push(documents.map((d) => d.pageContent));
+    return [...documents].reverse().map(
+      (document, index) =>
+        new Document({
+          pageContent: document.pageContent,
+          metadata: { ...document.metadata, relevanceScore: 1 - index / 10 },
+        }),
+    );
+  }
+}
 
 const installed = (pkg: string) =>
   fs.existsSync(path.join(process.cwd(), "node_modules", pkg, "package.json"));
@@ -212,7 +229,7 @@ describe("Memory.fromConfig mappings", () => {
     expect(options.path).toBe(":memory:");
     const memory = new Memory(options);
     try {
-      await memory.add(["I play chess on Sundays"], alice, { infer: false });
+      await memory.add(["I play chess on Sundays"], { ...alice, infer: false });
       expect((await memory.search("chess", alice)).results).toHaveLength(1);
       expect(server.embeddingRequests).toHaveLength(0);
     } finally {
@@ -237,7 +254,7 @@ describe("Memory.fromConfig mappings", () => {
       },
     });
     try {
-      expect(memory.graph).toBeDefined();
+      expect(memory.hasGraph).toBe(true);
       expect(warn.mock.calls).toEqual([
         [
           '[langchain-mem0] graph_store provider "neo4j" maps to graph memory in the embedded ' +
@@ -248,7 +265,7 @@ describe("Memory.fromConfig mappings", () => {
       await memory.close();
     }
     const plain = await Memory.fromConfig(base);
-    expect(plain.graph).toBeUndefined();
+    expect(plain.hasGraph).toBe(false);
     await plain.close();
 
     const off = await resolveMemoryConfig({
@@ -367,7 +384,7 @@ describe("Memory.fromConfig mappings", () => {
 
   it("sends the notice to the logger option, never with secrets", async () => {
     const logger = { warn: jest.fn<(message: string) => void>() };
-    await resolveMemoryConfig({
+    const options = await resolveMemoryConfig({
       llm: { provider: "openai", config: { api_key: "sk-llm-secret" } },
       embedder: { provider: "hash", config: { api_key: "sk-embed-secret" } },
       vector_store: { provider: "chroma", config: { path: path.join(dir, "c") } },
@@ -381,7 +398,30 @@ describe("Memory.fromConfig mappings", () => {
     expect(notice).toContain('vector_store provider "chroma"');
     expect(notice).toContain("history_db_path is not used");
     expect(notice).toContain('graph_store provider "neo4j"');
-    expect(notice).not.toMatch(/secret/);
+    expect(notice).not.toMatch(/secret|langchain-mem0/);
+    // The engine's own warnings go to the same logger.
+    expect(options.logger).toBe(logger);
+  });
+
+  it("maps reranker provider langchain to the engine's reranker", async () => {
+    const reranker = new ReversingReranker();
+    const memory = await Memory.fromConfig({
+      ...offline,
+      vector_store: { provider: "sqlite", config: { path: ":memory:" } },
+      reranker: { provider: "langchain", config: { model: reranker } },
+    });
+    try {
+      await memory.add(["Alice likes sci-fi movies", "Alice likes movies"], {
+        ...alice,
+        infer: false,
+      });
+      const { results } = await memory.search("movies", { ...alice, rerank: true });
+      expect(reranker.seen).toHaveLength(1);
+      expect(results.map((r) => r.memory)).toEqual([...reranker.seen[0]].reverse());
+      expect(results[0].rerankScore).toBe(1);
+    } finally {
+      await memory.close();
+    }
   });
 
   it("puts a sqlite store inside an existing directory", async () => {
@@ -475,8 +515,14 @@ describe("Memory.fromConfig refusals", () => {
   it("refuses Mem0 settings it cannot honour, saying why", async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [
-        { reranker: { provider: "cohere", config: { api_key: "co-secret" } } },
-        /^Invalid memory config: reranker: rerankers are not supported by Memory\.fromConfig yet; remove reranker/,
+        {
+          reranker: { provider: "cohere", config: { model: "rerank-v3.5", api_key: "co-secret" } },
+        },
+        /^Invalid memory config: reranker\.provider: "cohere" is not supported; give any LangChain document compressor \(e\.g\. CohereRerank from @langchain\/cohere\) as config\.model with provider "langchain"\.$/,
+      ],
+      [
+        { reranker: { provider: "langchain", config: {} } },
+        /^Invalid memory config: reranker\.config\.model: expected a LangChain document compressor \(with compressDocuments\)\.$/,
       ],
       [
         { disableHistory: true },
@@ -510,7 +556,7 @@ describe("Memory.fromConfig refusals", () => {
       'Invalid memory config: unknown keys "vectorstore", "api_key"; expected llm, embedder, ' +
         "vector_store, graph_store, enable_graph, history_db_path, history_store, " +
         "disable_history, custom_instructions / custom_fact_extraction_prompt / custom_prompt, " +
-        "custom_update_memory_prompt, version, logger (camelCase spellings work too).",
+        "custom_update_memory_prompt, version, reranker, logger (camelCase spellings work too).",
     );
   });
 

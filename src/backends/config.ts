@@ -1,13 +1,16 @@
 import { z } from "zod";
 import type { Embeddings } from "@langchain/core/embeddings";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { BaseDocumentCompressor } from "@langchain/core/retrievers/document_compressors";
 import { HashEmbeddings } from "../testing/embeddings.js";
 import type { MemoryOptions } from "./memory.js";
+import { consoleLogger, type Mem0Logger } from "../logger.js";
 import {
   createChatModel,
   createEmbeddings,
   embedderSection,
   llmSection,
+  rerankerSection,
   type EmbedderSection,
 } from "./config_models.js";
 import { configError, mem0Object, parseConfig, spelling } from "./config_schema.js";
@@ -151,9 +154,11 @@ export interface HistoryStoreSpec {
   config?: { historyDbPath?: string };
 }
 
-/** Receives the one notice `Memory.fromConfig` gives about remapped settings. */
-export interface MemoryConfigLogger {
-  warn(message: string): void;
+/** Mem0's `reranker`: a LangChain document compressor, reordering `search(q, { rerank: true })`. */
+export interface RerankerSpec {
+  /** `"langchain"`: any `BaseDocumentCompressor` (e.g. `CohereRerank`) in `config.model`. */
+  provider: string;
+  config?: { model?: BaseDocumentCompressor };
 }
 
 /**
@@ -202,8 +207,13 @@ export interface MemoryConfig {
   custom_update_memory_prompt?: string;
   /** Mem0 API version: results always have v1.1's shape, so only `"v1.1"` is accepted. */
   version?: "v1.1";
-  /** Where the notice about remapped settings goes; default `console`. Not a Mem0 key. */
-  logger?: MemoryConfigLogger;
+  /** Reorders `search(query, { rerank: true })` results. */
+  reranker?: RerankerSpec;
+  /**
+   * Where the notice about remapped settings, and later the engine's warnings, go; default
+   * `console.warn`. Not a Mem0 key.
+   */
+  logger?: Mem0Logger;
 }
 
 const memoryConfigSchema = mem0Object(
@@ -223,18 +233,14 @@ const memoryConfigSchema = mem0Object(
     version: z.literal("v1.1", {
       error: 'only "v1.1" is supported: results always have the shape { results, relations }',
     }),
-    logger: z.custom<MemoryConfigLogger>(
-      (value) => typeof (value as Partial<MemoryConfigLogger> | null)?.warn === "function",
+    reranker: rerankerSection,
+    logger: z.custom<Mem0Logger>(
+      (value) => typeof (value as Partial<Mem0Logger> | null)?.warn === "function",
       { error: "expected an object with a warn(message) method, such as console" },
     ),
   },
   {
     aliases: { customInstructions: ["customFactExtractionPrompt", "customPrompt"] },
-    refused: {
-      reranker:
-        "rerankers are not supported by Memory.fromConfig yet; remove reranker (search ranks " +
-        "by embedding similarity plus keyword relevance)",
-    },
   },
 );
 
@@ -277,7 +283,8 @@ export async function resolveMemoryConfig(config: MemoryConfig = {}): Promise<Me
     read.embedder?.provider === "hash"
       ? hashEmbeddings(read.embedder)
       : await createEmbeddings(read.embedder);
-  if (notices.length) (read.logger ?? console).warn(`[langchain-mem0] ${notices.join(" ")}`);
+  const logger = read.logger ?? consoleLogger;
+  if (notices.length) logger.warn(notices.join(" "));
 
   const instructions = [
     read.customInstructions,
@@ -285,6 +292,8 @@ export async function resolveMemoryConfig(config: MemoryConfig = {}): Promise<Me
     graph ? read.graphStore?.customPrompt : undefined,
   ].filter((text): text is string => !!text?.trim());
   const options: MemoryOptions = { llm, embeddings, graph };
+  if (read.logger) options.logger = read.logger;
+  if (read.reranker) options.reranker = read.reranker.config?.model;
   if (path !== undefined) options.path = path;
   if (instructions.length) options.customInstructions = instructions.join("\n\n");
   return options;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Embeddings } from "@langchain/core/embeddings";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { BaseDocumentCompressor } from "@langchain/core/retrievers/document_compressors";
 import { Mem0ConfigError } from "../errors.js";
 import {
   configError,
@@ -167,6 +168,37 @@ function checkModel(
     });
   }
 }
+
+const COMPRESSOR = "expected a LangChain document compressor (with compressDocuments)";
+
+const compressorField = z.custom<BaseDocumentCompressor>(
+  (value) =>
+    typeof (value as { compressDocuments?: unknown } | null)?.compressDocuments === "function",
+  { error: (issue) => `${COMPRESSOR}, got ${describe(issue.input)}` },
+);
+
+/**
+ * `reranker`: Mem0 builds Cohere, LLM and cross-encoder rerankers itself; here any LangChain
+ * document compressor does the job, given ready-made with provider `langchain`.
+ */
+export const rerankerSection = section(z.record(z.string(), z.unknown()))
+  .superRefine(({ provider }, ctx) => {
+    if (provider !== "langchain") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["provider"],
+        message:
+          `"${provider}" is not supported; give any LangChain document compressor (e.g. ` +
+          'CohereRerank from @langchain/cohere) as config.model with provider "langchain"',
+      });
+    }
+  })
+  .pipe(section(mem0Object({ model: compressorField })))
+  .superRefine(({ config }, ctx) => {
+    if (config?.model === undefined) {
+      ctx.addIssue({ code: "custom", path: ["config", "model"], message: COMPRESSOR });
+    }
+  });
 
 export type LlmSection = z.output<typeof llmSection>;
 export type EmbedderSection = z.output<typeof embedderSection>;
