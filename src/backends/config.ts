@@ -2,9 +2,9 @@ import { z } from "zod";
 import type { Embeddings } from "@langchain/core/embeddings";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { BaseDocumentCompressor } from "@langchain/core/retrievers/document_compressors";
+import { consoleLogger, type Mem0Logger } from "../logger.js";
 import { HashEmbeddings } from "../testing/embeddings.js";
 import type { MemoryOptions } from "./memory.js";
-import { consoleLogger, type Mem0Logger } from "../logger.js";
 import {
   createChatModel,
   createEmbeddings,
