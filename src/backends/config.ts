@@ -1,15 +1,31 @@
-import fs from "node:fs";
-import nodePath from "node:path";
+import { z } from "zod";
 import type { Embeddings } from "@langchain/core/embeddings";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
-import { Mem0ConfigError } from "../errors.js";
+import type { BaseDocumentCompressor } from "@langchain/core/retrievers/document_compressors";
+import { consoleLogger, type Mem0Logger } from "../logger.js";
 import { HashEmbeddings } from "../testing/embeddings.js";
 import type { MemoryOptions } from "./memory.js";
+import {
+  createChatModel,
+  createEmbeddings,
+  embedderSection,
+  llmSection,
+  rerankerSection,
+  type EmbedderSection,
+} from "./config_models.js";
+import { configError, mem0Object, parseConfig, spelling } from "./config_schema.js";
+import {
+  graphStoreSection,
+  historyStoreSection,
+  resolveGraph,
+  resolveStorePath,
+  vectorStoreSection,
+} from "./config_storage.js";
 
 /**
- * Chat model settings, Mem0 style. Keys may be snake_case (Mem0 Python) or camelCase (Mem0
- * TS / LangChain). Keys not listed here are passed to the LangChain chat model constructor,
- * with snake_case names converted to camelCase (`top_p` → `topP`, `max_retries` → `maxRetries`).
+ * Chat model settings, Mem0 style. Every key may be snake_case (Mem0 Python) or camelCase
+ * (mem0ai / LangChain): `max_tokens` or `maxTokens`. Keys not listed here are passed to the
+ * LangChain chat model constructor, camelCased (`top_p` → `topP`).
  */
 export interface LlmConfig {
   /**
@@ -20,31 +36,18 @@ export interface LlmConfig {
   model?: string | BaseChatModel;
   /** Sampling temperature. */
   temperature?: number;
-  /** Maximum tokens of a reply (→ `maxTokens`). */
+  /** Maximum tokens of a reply. */
   max_tokens?: number;
-  /** camelCase alias of `max_tokens`. */
-  maxTokens?: number;
-  /** API key of the provider (→ `apiKey`); default: the provider's environment variable. */
+  /** API key of the provider; default: the provider's environment variable. */
   api_key?: string;
-  /** camelCase alias of `api_key` (Mem0 TS). */
-  apiKey?: string;
   /**
    * Base URL of the API: `configuration.baseURL` for OpenAI-compatible providers (openai,
    * deepseek, xai, lmstudio, vllm), `baseUrl` for ollama / groq / google-genai,
-   * `anthropicApiUrl` for anthropic.
+   * `anthropicApiUrl` for anthropic. Also spelled `baseURL`, `url` and Mem0's
+   * `<provider>_base_url` (`openai_base_url`, `ollama_base_url`, `vllm_base_url`, ...).
    */
   base_url?: string;
-  /** Aliases of `base_url`. */
-  baseURL?: string;
-  baseUrl?: string;
-  /** Mem0's provider-specific spellings of `base_url`. */
-  openai_base_url?: string;
-  ollama_base_url?: string;
-  deepseek_base_url?: string;
-  xai_base_url?: string;
-  lmstudio_base_url?: string;
-  vllm_base_url?: string;
-  /** Anything else the LangChain chat model accepts (snake_case converted to camelCase). */
+  /** Anything else the LangChain chat model accepts. */
   [key: string]: unknown;
 }
 
@@ -53,90 +56,114 @@ export interface LlmSpec {
   /**
    * A model provider of LangChain's `initChatModel` (`openai`, `anthropic`, `ollama`, `groq`,
    * `mistralai`, `google-genai`, `bedrock`, `deepseek`, `xai`, ...), one of Mem0's names for
-   * them (`gemini`, `aws_bedrock`, `openai_structured`, `lmstudio`, `vllm`), or `"langchain"`
-   * for a ready chat model instance in `config.model`. Default `"openai"`.
+   * them (`gemini`, `aws_bedrock`, `openai_structured`, `azure`, `lmstudio`, `vllm`), or
+   * `"langchain"` for a ready chat model instance in `config.model` (and nothing else).
    */
   provider: string;
   /** Settings of the provider. */
   config?: LlmConfig;
 }
 
-/** Embedder settings, Mem0 style (snake_case or camelCase). */
+/** Embedder settings, Mem0 style (snake_case or camelCase keys). */
 export interface EmbedderConfig {
   /**
    * Embedding model name. Defaults: openai `text-embedding-3-small`, ollama
    * `nomic-embed-text`, huggingface `Xenova/all-MiniLM-L6-v2`. With provider `"langchain"`:
-   * an `Embeddings` instance.
+   * an `Embeddings` instance (and nothing else).
    */
   model?: string | Embeddings;
-  /** API key (→ `apiKey`); default: the provider's environment variable. */
+  /** API key; default: the provider's environment variable. */
   api_key?: string;
-  /** camelCase alias of `api_key`. */
-  apiKey?: string;
-  /** Base URL of the API (OpenAI: `configuration.baseURL`; Ollama: `baseUrl`). */
-  base_url?: string;
-  /** Aliases of `base_url`. */
-  baseURL?: string;
-  baseUrl?: string;
-  url?: string;
-  openai_base_url?: string;
-  ollama_base_url?: string;
   /**
-   * Vector length. OpenAI: sent as `dimensions` (text-embedding-3 models only); hash:
-   * the vector length (default 256); ignored by the other providers.
+   * Base URL of the API (OpenAI: `configuration.baseURL`; Ollama: `baseUrl`). Also spelled
+   * `baseURL`, `url`, `openai_base_url`, `ollama_base_url`.
+   */
+  base_url?: string;
+  /**
+   * Vector length. OpenAI: sent as `dimensions` (text-embedding-3 models only); hash: the
+   * vector length (default 256); ignored by the other providers.
    */
   embedding_dims?: number;
-  /** camelCase alias of `embedding_dims`. */
-  embeddingDims?: number;
-  /** Anything else the LangChain embeddings class accepts (snake_case converted to camelCase). */
+  /** Anything else the LangChain embeddings class accepts. */
   [key: string]: unknown;
 }
 
 /** `embedder` section. */
 export interface EmbedderSpec {
   /**
-   * `openai` (default), `ollama`, `huggingface` / `transformers` (Transformers.js, local),
-   * `langchain` (an instance in `config.model`) or `hash` (deterministic, offline; tests/dev).
+   * `openai`, `ollama`, `huggingface` / `transformers` (Transformers.js, local), `langchain`
+   * (an instance in `config.model`) or `hash` (deterministic, offline; tests and development).
    */
   provider: string;
   /** Settings of the provider. */
   config?: EmbedderConfig;
 }
 
-/** Vector store settings. */
+/** Vector store settings the embedded SQLite store reads (snake_case or camelCase keys). */
 export interface VectorStoreConfig {
   /**
-   * Provider `sqlite` / `memory`: the database file (`":memory:"` for a throwaway store; an
-   * existing directory gets `memory.db` inside it). Any other provider: a directory, whose
-   * `memory.db` holds the embedded SQLite store.
+   * Providers `sqlite` / `memory`: the database file (`":memory:"` for a throwaway store; an
+   * existing directory gets `memory.db` inside it). Providers `chroma` / `qdrant` / `faiss`:
+   * a directory, whose `memory.db` holds the embedded store. Also spelled `db_path` / `dbPath`.
    */
   path?: string;
-  /** Aliases of `path` (Mem0 TS `dbPath`). */
-  db_path?: string;
-  dbPath?: string;
-  /** Accepted for compatibility and ignored: the embedded store separates memories by scope. */
+  /**
+   * Not used: memories are kept apart by user, agent and run ids (a name other than Mem0's
+   * defaults `mem0` / `memories` gets a notice).
+   */
   collection_name?: string;
-  /** camelCase alias of `collection_name`. */
-  collectionName?: string;
-  /** Other provider settings (url, host, port, ...): ignored by the embedded store. */
+  /** Not needed (also spelled `dimension`): the store takes the dimension from the embedder. */
+  embedding_model_dims?: number;
+  /** The embedded store is on disk unless `path` is `":memory:"`. */
+  on_disk?: boolean;
+  /** `cosine`, `euclidean` or `inner_product`: vectors are unit length, so all rank alike. */
+  distance_strategy?: string;
+  /** Server settings (`host`, `port`, `url`, `api_key`, `client`, ...) are refused. */
   [key: string]: unknown;
 }
 
 /** `vector_store` section. */
 export interface VectorStoreSpec {
   /**
-   * `sqlite` or `memory`: the embedded SQLite store. Mem0 providers this package does not ship
-   * (chroma, qdrant, faiss, pgvector, ...) fall back to the embedded store when `config.path`
-   * is set, with a notice; without a path they are an error.
+   * `sqlite`: the embedded SQLite store. Mem0's `memory`, `chroma`, `qdrant` and `faiss` with
+   * a local `config.path` map onto it with a notice; server-backed configs and other
+   * providers are refused with a `Mem0ConfigError`.
    */
   provider: string;
   /** Settings of the provider. */
   config?: VectorStoreConfig;
 }
 
+/** Mem0's `graph_store`: turns graph memory on, kept in the embedded store's file. */
+export interface GraphStoreSpec {
+  /** Any Mem0 graph provider (`neo4j`, `memgraph`, ...); its server is not used. */
+  provider?: string;
+  /** The provider's connection settings: not used (the notice says so). */
+  config?: Record<string, unknown>;
+  /** Extra rules for relation extraction, appended to the extraction prompt. */
+  custom_prompt?: string;
+  customPrompt?: string;
+  /** Similarity above which an entity name resolves to a known entity (→ `entityThreshold`). */
+  threshold?: number;
+}
+
+/** mem0ai's `historyStore`: providers `sqlite` and `memory`; others are refused. */
+export interface HistoryStoreSpec {
+  provider: string;
+  /** `historyDbPath` acts as the top-level `historyDbPath`. */
+  config?: { historyDbPath?: string };
+}
+
+/** Mem0's `reranker`: a LangChain document compressor, reordering `search(q, { rerank: true })`. */
+export interface RerankerSpec {
+  /** `"langchain"`: any `BaseDocumentCompressor` (e.g. `CohereRerank`) in `config.model`. */
+  provider: string;
+  config?: { model?: BaseDocumentCompressor };
+}
+
 /**
- * Mem0's dictionary configuration (Python `MemoryConfig` / TS `MemoryConfig`), for
- * {@link Memory.fromConfig}. Both snake_case and Mem0 TS camelCase top-level keys are accepted.
+ * Mem0's dictionary configuration (Python `MemoryConfig` / mem0ai `MemoryConfig`), for
+ * {@link Memory.fromConfig}. Keys may be snake_case or camelCase; unknown keys are an error.
  *
  * @example
  * await Memory.fromConfig({
@@ -151,526 +178,122 @@ export interface MemoryConfig {
   embedder?: EmbedderSpec;
   /** Storage; default the embedded SQLite store at `history_db_path`, else `./.langchain-mem0/memory.db`. */
   vector_store?: VectorStoreSpec;
-  /** camelCase alias of `vector_store` (Mem0 TS). */
   vectorStore?: VectorStoreSpec;
+  /** Turns graph memory on (unless `enableGraph` is `false`). */
+  graph_store?: GraphStoreSpec;
+  graphStore?: GraphStoreSpec;
+  /** mem0ai's switch for graph memory; default: on when `graph_store` is given. */
+  enableGraph?: boolean;
   /**
-   * History lives in the store's own SQLite file: this path is used as that file when the
-   * vector store has no path, and ignored (with a notice) otherwise.
+   * History lives in the store's own SQLite file: this path is that file when the vector
+   * store has no path, and is not used (with a notice) otherwise.
    */
   history_db_path?: string;
-  /** camelCase alias of `history_db_path` (Mem0 TS). */
   historyDbPath?: string;
-  /** Extra fact-extraction rules, appended to the engine's extraction prompt. */
-  custom_fact_extraction_prompt?: string;
-  /** Alias of `custom_fact_extraction_prompt` (Mem0 TS). */
-  customPrompt?: string;
-  /** Extra update rules (Mem0's second prompt), appended to the same extraction prompt. */
-  custom_update_memory_prompt?: string;
-  /** Mem0 API version (`"v1.1"`); accepted and ignored. */
-  version?: string;
+  /** mem0ai's history store; its `historyDbPath` acts as `history_db_path`. */
+  historyStore?: HistoryStoreSpec;
+  /** History backs `history(id)` and cannot be turned off: only `false` is accepted. */
+  disableHistory?: false;
   /**
-   * Mem0's graph store (`{ provider: "neo4j", config }`): turns graph memory on, kept in the
-   * embedded store's file (the provider's server settings are not used).
+   * Extra extraction rules, appended to the engine's extraction prompt. Also spelled
+   * `custom_fact_extraction_prompt` / `customPrompt` / `custom_prompt` (give only one).
    */
-  graph_store?: { provider?: string; config?: Record<string, unknown> };
-  /** camelCase alias of `graph_store` (Mem0 TS). */
-  graphStore?: { provider?: string; config?: Record<string, unknown> };
-  /** Mem0 TS switch for graph memory. */
-  enableGraph?: boolean;
+  custom_instructions?: string;
+  customInstructions?: string;
+  custom_fact_extraction_prompt?: string;
+  customPrompt?: string;
+  custom_prompt?: string;
+  /** Mem0's update rules, appended to the same prompt (one LLM call extracts and updates). */
+  custom_update_memory_prompt?: string;
+  /** Mem0 API version: results always have v1.1's shape, so only `"v1.1"` is accepted. */
+  version?: "v1.1";
+  /** Reorders `search(query, { rerank: true })` results. */
+  reranker?: RerankerSpec;
+  /**
+   * Where the notice about remapped settings, and later the engine's warnings, go; default
+   * `console.warn`. Not a Mem0 key.
+   */
+  logger?: Mem0Logger;
 }
 
-/** Embedder providers accepted by {@link MemoryConfig}. */
-export const EMBEDDER_PROVIDERS = [
-  "openai",
-  "ollama",
-  "huggingface",
-  "transformers",
-  "langchain",
-  "hash",
-] as const;
+const memoryConfigSchema = mem0Object(
+  {
+    llm: llmSection,
+    embedder: embedderSection,
+    vectorStore: vectorStoreSection,
+    graphStore: graphStoreSection,
+    enableGraph: z.boolean(),
+    historyDbPath: z.string().min(1),
+    historyStore: historyStoreSection,
+    disableHistory: z.literal(false, {
+      error: "history backs history(id) and is always kept in the store's file; remove this key",
+    }),
+    customInstructions: z.string(),
+    customUpdateMemoryPrompt: z.string(),
+    version: z.literal("v1.1", {
+      error: 'only "v1.1" is supported: results always have the shape { results, relations }',
+    }),
+    reranker: rerankerSection,
+    logger: z.custom<Mem0Logger>(
+      (value) => typeof (value as Partial<Mem0Logger> | null)?.warn === "function",
+      { error: "expected an object with a warn(message) method, such as console" },
+    ),
+  },
+  {
+    aliases: { customInstructions: ["customFactExtractionPrompt", "customPrompt"] },
+  },
+);
 
-/** Vector store providers implemented by the embedded SQLite store. */
-export const BUILT_IN_VECTOR_STORES = ["sqlite", "memory"] as const;
-
-/** Mem0 LLM provider names → `initChatModel` model providers. */
-const LLM_PROVIDER_ALIASES: Record<string, string> = {
-  gemini: "google-genai",
-  aws_bedrock: "bedrock",
-  openai_structured: "openai",
-  azure: "azure_openai",
-  lmstudio: "openai",
-  vllm: "openai",
-};
-
-/** Defaults of OpenAI-compatible local servers known to Mem0. */
-const LOCAL_OPENAI_SERVERS: Record<string, { baseURL: string; apiKey: string }> = {
-  lmstudio: { baseURL: "http://localhost:1234/v1", apiKey: "lm-studio" },
-  vllm: { baseURL: "http://localhost:8000/v1", apiKey: "vllm-api-key" },
-};
-
-const DEFAULT_LLM_MODELS: Record<string, string> = { openai: "gpt-4.1-nano-2025-04-14" };
-
-/** How each provider takes a base URL. */
-const BASE_URL_OPTIONS: Record<string, (url: string, params: Record<string, unknown>) => void> = {
-  openai: openAIBaseURL,
-  langsmith: openAIBaseURL,
-  deepseek: openAIBaseURL,
-  xai: openAIBaseURL,
-  anthropic: (url, params) => (params.anthropicApiUrl = url),
-  ollama: (url, params) => (params.baseUrl = url),
-  groq: (url, params) => (params.baseUrl = url),
-  "google-genai": (url, params) => (params.baseUrl = url),
-};
-
-function openAIBaseURL(url: string, params: Record<string, unknown>): void {
-  const configuration = isPlainObject(params.configuration) ? params.configuration : {};
-  params.configuration = { ...configuration, baseURL: url };
-}
-
-const LLM_BASE_URL_KEYS = [
-  "base_url",
-  "baseURL",
-  "baseUrl",
-  "openai_base_url",
-  "ollama_base_url",
-  "deepseek_base_url",
-  "xai_base_url",
-  "lmstudio_base_url",
-  "vllm_base_url",
-];
-const EMBEDDER_BASE_URL_KEYS = [
-  "base_url",
-  "baseURL",
-  "baseUrl",
-  "url",
-  "openai_base_url",
-  "ollama_base_url",
-];
-
-const KNOWN_TOP_LEVEL_KEYS = new Set([
-  "llm",
-  "embedder",
-  "vector_store",
-  "vectorStore",
-  "history_db_path",
-  "historyDbPath",
-  "custom_fact_extraction_prompt",
-  "customPrompt",
-  "custom_update_memory_prompt",
-  "version",
-  "graph_store",
-  "graphStore",
-  "enableGraph",
-]);
-
-type Dict = Record<string, unknown>;
-
-function isPlainObject(value: unknown): value is Dict {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : `${typeof value} ${JSON.stringify(value)}`;
-}
-
-function fail(message: string): never {
-  throw new Mem0ConfigError(`Invalid memory config: ${message}`);
-}
-
-function optionalString(dict: Dict, key: string, where: string): string | undefined {
-  const value = dict[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== "string") fail(`${where}.${key} must be a string, got ${describe(value)}.`);
-  return value;
-}
-
-function optionalNumber(dict: Dict, key: string, where: string): number | undefined {
-  const value = dict[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isFinite(value)) {
-    fail(`${where}.${key} must be a number, got ${describe(value)}.`);
-  }
-  return value;
-}
-
-function optionalPositiveInteger(dict: Dict, key: string, where: string): number | undefined {
-  const value = optionalNumber(dict, key, where);
-  if (value !== undefined && (!Number.isInteger(value) || value <= 0)) {
-    fail(`${where}.${key} must be a positive integer, got ${value}.`);
-  }
-  return value;
-}
-
-/** The first of `keys` that is set (all must be strings), with the key that held it. */
-function firstString(dict: Dict, keys: string[], where: string): string | undefined {
-  let found: string | undefined;
-  for (const key of keys) {
-    const value = optionalString(dict, key, where);
-    if (value !== undefined && found === undefined) found = value;
-  }
-  return found;
-}
-
-/** A `{ provider, config }` section, validated; `undefined` when the section is absent. */
-function section(
-  config: Dict,
-  keys: string[],
-): { where: string; provider: string; settings: Dict } | undefined {
-  const present = keys.filter((key) => config[key] !== undefined);
-  if (present.length > 1) fail(`give either ${present.join(" or ")}, not both.`);
-  if (present.length === 0) return undefined;
-  const where = present[0];
-  const value = config[where];
-  if (!isPlainObject(value)) {
-    fail(
-      `${where} must be an object like { provider: "...", config: { ... } }, got ${describe(value)}.`,
-    );
-  }
-  if (typeof value.provider !== "string" || value.provider.trim() === "") {
-    fail(`${where}.provider must be a non-empty string, got ${describe(value.provider)}.`);
-  }
-  const settings = value.config ?? {};
-  if (!isPlainObject(settings))
-    fail(`${where}.config must be an object, got ${describe(settings)}.`);
-  for (const key of Object.keys(value)) {
-    if (key !== "provider" && key !== "config") {
-      fail(`${where}.${key} is not a known field; put provider settings under ${where}.config.`);
-    }
-  }
-  return { where, provider: value.provider.trim().toLowerCase(), settings };
-}
-
-function camelCase(key: string): string {
-  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-/** Settings not handled explicitly, camelCased for the LangChain constructor. */
-function passThrough(settings: Dict, handled: string[]): Dict {
-  const skip = new Set(handled);
-  const params: Dict = {};
-  for (const [key, value] of Object.entries(settings)) {
-    if (!skip.has(key) && value !== undefined) params[camelCase(key)] = value;
-  }
-  return params;
-}
-
-function errorMessage(error: unknown): string {
-  // Duck-typed: errors from module loaders may come from another realm (vm contexts, jest).
-  const message = (error as { message?: unknown } | null)?.message;
-  return typeof message === "string" ? message : String(error);
-}
-
-function isModuleNotFound(error: unknown, names: string[]): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  const message = errorMessage(error);
-  const notFound =
-    code === "ERR_MODULE_NOT_FOUND" ||
-    code === "MODULE_NOT_FOUND" ||
-    /Cannot find (module|package)/.test(message);
-  return (
-    notFound && names.some((name) => message.includes(`'${name}'`) || message.includes(`"${name}"`))
-  );
+/** The built-in offline embedder: no package, no network. */
+function hashEmbeddings({ config = {} }: EmbedderSection): Embeddings {
+  const { embeddingDims, ...params } = config;
+  return new HashEmbeddings({ ...params, dimensions: embeddingDims });
 }
 
 /**
- * Imports an optional package; a missing one becomes a `Mem0ConfigError` with the npm command
- * that installs it.
- */
-async function importOptional(
-  specifier: string,
-  packages: string[],
-  purpose: string,
-): Promise<Dict> {
-  try {
-    return (await import(specifier)) as Dict;
-  } catch (error) {
-    if (isModuleNotFound(error, [specifier, ...packages])) {
-      throw new Mem0ConfigError(
-        `${purpose} needs ${packages.length > 1 ? "the packages" : "the package"} ${packages.join(" and ")}, ` +
-          `which ${packages.length > 1 ? "are" : "is"} not installed. ` +
-          `Run: npm install ${packages.join(" ")}`,
-        { cause: error },
-      );
-    }
-    throw new Mem0ConfigError(`${purpose}: could not load ${specifier}: ${errorMessage(error)}`, {
-      cause: error,
-    });
-  }
-}
-
-function isChatModel(value: unknown): value is BaseChatModel {
-  const model = value as { invoke?: unknown; withStructuredOutput?: unknown } | null;
-  return (
-    typeof value === "object" &&
-    model !== null &&
-    typeof model.invoke === "function" &&
-    typeof model.withStructuredOutput === "function"
-  );
-}
-
-function isEmbeddings(value: unknown): value is Embeddings {
-  const embeddings = value as { embedQuery?: unknown; embedDocuments?: unknown } | null;
-  return (
-    typeof value === "object" &&
-    embeddings !== null &&
-    typeof embeddings.embedQuery === "function" &&
-    typeof embeddings.embedDocuments === "function"
-  );
-}
-
-interface UniversalModule {
-  initChatModel: (model: string, fields: Dict) => Promise<BaseChatModel>;
-  MODEL_PROVIDER_CONFIG: Record<string, { package: string; className: string }>;
-}
-
-async function createLlm(spec: ReturnType<typeof section>): Promise<BaseChatModel> {
-  const where = spec?.where ?? "llm";
-  const provider = spec?.provider ?? "openai";
-  const settings = spec?.settings ?? {};
-  const cfg = `${where}.config`;
-
-  if (provider === "langchain") {
-    if (!isChatModel(settings.model)) {
-      fail(
-        `${cfg}.model must be a LangChain chat model instance (with invoke and withStructuredOutput) ` +
-          `when ${where}.provider is "langchain", got ${describe(settings.model)}.`,
-      );
-    }
-    return settings.model;
-  }
-
-  const modelProvider = LLM_PROVIDER_ALIASES[provider] ?? provider;
-  const model = optionalString(settings, "model", cfg) ?? DEFAULT_LLM_MODELS[modelProvider];
-  optionalNumber(settings, "temperature", cfg);
-  const maxTokens =
-    optionalPositiveInteger(settings, "max_tokens", cfg) ??
-    optionalPositiveInteger(settings, "maxTokens", cfg);
-  const apiKey =
-    optionalString(settings, "api_key", cfg) ?? optionalString(settings, "apiKey", cfg);
-  const baseURL = firstString(settings, LLM_BASE_URL_KEYS, cfg);
-
-  const universal = (await importOptional(
-    "langchain/chat_models/universal",
-    ["langchain"],
-    `${where} provider "${provider}"`,
-  )) as unknown as UniversalModule;
-  const entry = universal.MODEL_PROVIDER_CONFIG[modelProvider];
-  if (!entry) {
-    const supported = [
-      ...Object.keys(universal.MODEL_PROVIDER_CONFIG),
-      ...Object.keys(LLM_PROVIDER_ALIASES),
-      "langchain",
-    ];
-    fail(
-      `${where}.provider "${provider}" is not supported. Supported providers: ${supported.join(", ")}.`,
-    );
-  }
-  if (model === undefined) fail(`${cfg}.model is required for provider "${provider}".`);
-
-  const params = passThrough(settings, [
-    "model",
-    "max_tokens",
-    "maxTokens",
-    "api_key",
-    "apiKey",
-    ...LLM_BASE_URL_KEYS,
-  ]);
-  if (maxTokens !== undefined) params.maxTokens = maxTokens;
-  const local = LOCAL_OPENAI_SERVERS[provider];
-  const key = apiKey ?? local?.apiKey;
-  if (key !== undefined) params.apiKey = key;
-  const url = baseURL ?? local?.baseURL;
-  if (url !== undefined) {
-    const setBaseURL = BASE_URL_OPTIONS[modelProvider];
-    if (!setBaseURL) {
-      fail(
-        `${cfg}.base_url is not supported for provider "${provider}"; pass the provider's own option ` +
-          `in ${cfg} (it is forwarded to ${entry.className}) or a ready model with provider "langchain".`,
-      );
-    }
-    setBaseURL(url, params);
-  }
-
-  await importOptional(entry.package, [entry.package], `${where} provider "${provider}"`);
-  try {
-    return await universal.initChatModel(model, { ...params, modelProvider });
-  } catch (error) {
-    throw new Mem0ConfigError(
-      `Could not create the ${where} (provider "${provider}", model "${model}"): ${errorMessage(error)}`,
-      { cause: error },
-    );
-  }
-}
-
-async function createEmbedder(spec: ReturnType<typeof section>): Promise<Embeddings> {
-  const where = spec?.where ?? "embedder";
-  const provider = spec?.provider ?? "openai";
-  const settings = spec?.settings ?? {};
-  const cfg = `${where}.config`;
-
-  if (provider === "langchain") {
-    if (!isEmbeddings(settings.model)) {
-      fail(
-        `${cfg}.model must be a LangChain Embeddings instance (with embedQuery and embedDocuments) ` +
-          `when ${where}.provider is "langchain", got ${describe(settings.model)}.`,
-      );
-    }
-    return settings.model;
-  }
-  if (!(EMBEDDER_PROVIDERS as readonly string[]).includes(provider)) {
-    fail(
-      `${where}.provider "${provider}" is not supported. Supported providers: ${EMBEDDER_PROVIDERS.join(", ")}.`,
-    );
-  }
-
-  const model = optionalString(settings, "model", cfg);
-  const apiKey =
-    optionalString(settings, "api_key", cfg) ?? optionalString(settings, "apiKey", cfg);
-  const baseURL = firstString(settings, EMBEDDER_BASE_URL_KEYS, cfg);
-  const dims =
-    optionalPositiveInteger(settings, "embedding_dims", cfg) ??
-    optionalPositiveInteger(settings, "embeddingDims", cfg);
-  const params = passThrough(settings, [
-    "model",
-    "api_key",
-    "apiKey",
-    "embedding_dims",
-    "embeddingDims",
-    ...EMBEDDER_BASE_URL_KEYS,
-  ]);
-  const purpose = `${where} provider "${provider}"`;
-  type EmbeddingsClass = new (fields: Dict) => Embeddings;
-
-  switch (provider) {
-    case "hash":
-      return new HashEmbeddings({ ...params, dimensions: dims });
-    case "openai": {
-      const { OpenAIEmbeddings } = await importOptional(
-        "@langchain/openai",
-        ["@langchain/openai"],
-        purpose,
-      );
-      const fields: Dict = { ...params, model: model ?? "text-embedding-3-small" };
-      if (apiKey !== undefined) fields.apiKey = apiKey;
-      if (dims !== undefined) fields.dimensions = dims;
-      if (baseURL !== undefined) openAIBaseURL(baseURL, fields);
-      return new (OpenAIEmbeddings as EmbeddingsClass)(fields);
-    }
-    case "ollama": {
-      const { OllamaEmbeddings } = await importOptional(
-        "@langchain/ollama",
-        ["@langchain/ollama"],
-        purpose,
-      );
-      const fields: Dict = { ...params, model: model ?? "nomic-embed-text" };
-      if (baseURL !== undefined) fields.baseUrl = baseURL;
-      return new (OllamaEmbeddings as EmbeddingsClass)(fields);
-    }
-    default: {
-      // huggingface / transformers: Transformers.js, local ONNX models.
-      const { HuggingFaceTransformersEmbeddings } = await importOptional(
-        "@langchain/community/embeddings/huggingface_transformers",
-        ["@langchain/community", "@huggingface/transformers"],
-        purpose,
-      );
-      const fields: Dict = { ...params, model: model ?? "Xenova/all-MiniLM-L6-v2" };
-      return new (HuggingFaceTransformersEmbeddings as EmbeddingsClass)(fields);
-    }
-  }
-}
-
-/** Where the embedded SQLite store lives, and notices about config parts that were remapped. */
-function resolveStorePath(
-  spec: ReturnType<typeof section>,
-  historyDbPath: string | undefined,
-  historyKey: string,
-  notices: string[],
-): string | undefined {
-  if (!spec) return historyDbPath;
-  const cfg = `${spec.where}.config`;
-  const given = firstString(spec.settings, ["path", "db_path", "dbPath"], cfg);
-  firstString(spec.settings, ["collection_name", "collectionName"], cfg);
-  const historyNotice = (file: string) =>
-    `${historyKey} is not used: history is kept in the store's file ${file}.`;
-
-  if ((BUILT_IN_VECTOR_STORES as readonly string[]).includes(spec.provider)) {
-    if (given === undefined) return historyDbPath;
-    const file =
-      given !== ":memory:" && fs.existsSync(given) && fs.statSync(given).isDirectory()
-        ? nodePath.join(given, "memory.db")
-        : given;
-    if (historyDbPath !== undefined) notices.push(historyNotice(file));
-    return file;
-  }
-
-  if (given === undefined || given === ":memory:") {
-    fail(
-      `${spec.where} provider "${spec.provider}" is not built in. Set ${cfg}.path to a directory to keep ` +
-        `memories in the embedded SQLite store there, use provider "sqlite" (config.path: a file or ":memory:"), ` +
-        `or build the engine yourself: new Memory({ llm, embeddings, store }).`,
-    );
-  }
-  const file = `${given.replace(/[\\/]+$/, "") || "."}/memory.db`;
-  notices.push(
-    `${spec.where} provider "${spec.provider}" is not built in; using the embedded SQLite store at ${file}.`,
-  );
-  if (historyDbPath !== undefined) notices.push(historyNotice(file));
-  return file;
-}
-
-/**
- * Turns a Mem0 dictionary config into {@link MemoryOptions}: validates its shape, loads the
- * LangChain chat model and embeddings it names (optional packages are imported on demand) and
- * picks the embedded SQLite store's file. Throws `Mem0ConfigError` for anything that cannot
- * work; remapped or ignored settings produce one `console.warn` notice.
+ * Turns a Mem0 dictionary config into {@link MemoryOptions}: validates it (one
+ * `Mem0ConfigError` names every wrong setting by its path), maps storage onto the embedded
+ * SQLite store or refuses it, and loads the LangChain chat model and embeddings it names
+ * (optional packages are imported on demand). Remapped settings produce one notice.
  */
 export async function resolveMemoryConfig(config: MemoryConfig = {}): Promise<MemoryOptions> {
-  if (!isPlainObject(config)) fail(`expected a config object, got ${describe(config)}.`);
-  const raw = config as Dict;
-
-  const llm = section(raw, ["llm"]);
-  const embedder = section(raw, ["embedder"]);
-  const vectorStore = section(raw, ["vector_store", "vectorStore"]);
-  const historyKeys = ["history_db_path", "historyDbPath"].filter((key) => raw[key] !== undefined);
-  if (historyKeys.length > 1) fail("give either history_db_path or historyDbPath, not both.");
-  const historyKey = historyKeys[0] ?? "history_db_path";
-  const historyDbPath = optionalString(raw, historyKey, "config");
-  const promptKeys = ["custom_fact_extraction_prompt", "customPrompt"].filter(
-    (key) => raw[key] !== undefined,
-  );
-  if (promptKeys.length > 1)
-    fail("give either custom_fact_extraction_prompt or customPrompt, not both.");
-  const factPrompt = promptKeys.length ? optionalString(raw, promptKeys[0], "config") : undefined;
-  const updatePrompt = optionalString(raw, "custom_update_memory_prompt", "config");
-  optionalString(raw, "version", "config");
-
-  const notices: string[] = [];
-  const graphStore = section(raw, ["graph_store", "graphStore"]);
-  if (raw.enableGraph !== undefined && typeof raw.enableGraph !== "boolean") {
-    fail(`config.enableGraph must be a boolean, got ${describe(raw.enableGraph)}.`);
-  }
-  const graph = graphStore !== undefined || raw.enableGraph === true;
-  if (graphStore && graphStore.provider !== "sqlite") {
-    notices.push(
-      `${graphStore.where} provider "${graphStore.provider}" is not built in; graph memory is kept in the embedded store.`,
+  const read = parseConfig(memoryConfigSchema, config);
+  const located = <T>(key: string, value: T | undefined) =>
+    value === undefined ? undefined : { value, where: spelling(read, key) };
+  const historyStore = read.historyStore?.config;
+  if (historyStore?.historyDbPath !== undefined && read.historyDbPath !== undefined) {
+    throw configError(
+      "",
+      `give either ${spelling(read, "historyDbPath")} or historyStore, not both`,
     );
   }
-  const unknown = Object.keys(raw).filter((key) => !KNOWN_TOP_LEVEL_KEYS.has(key));
-  if (unknown.length)
-    notices.push(`ignoring config keys this package does not support: ${unknown.join(", ")}.`);
+  const history = historyStore?.historyDbPath
+    ? {
+        value: historyStore.historyDbPath,
+        where: `historyStore.config.${spelling(historyStore, "historyDbPath")}`,
+      }
+    : located("historyDbPath", read.historyDbPath);
 
-  // Models first: a missing package must fail before any file is created.
-  const chatModel = await createLlm(llm);
-  const embeddings = await createEmbedder(embedder);
-  const path = resolveStorePath(vectorStore, historyDbPath, historyKey, notices);
-  if (notices.length) console.warn(`[langchain-mem0] ${notices.join(" ")}`);
+  const notices: string[] = [];
+  const path = resolveStorePath(located("vectorStore", read.vectorStore), history, notices);
+  const graph = resolveGraph(located("graphStore", read.graphStore), read.enableGraph, notices);
+  // Models before the notice: a missing package fails without one.
+  const llm = await createChatModel(read.llm);
+  const embeddings =
+    read.embedder?.provider === "hash"
+      ? hashEmbeddings(read.embedder)
+      : await createEmbeddings(read.embedder);
+  const logger = read.logger ?? consoleLogger;
+  if (notices.length) logger.warn(notices.join(" "));
 
-  const instructions = [factPrompt, updatePrompt].filter((text): text is string => !!text?.trim());
-  const options: MemoryOptions = { llm: chatModel, embeddings, graph };
+  const instructions = [
+    read.customInstructions,
+    read.customUpdateMemoryPrompt,
+    graph ? read.graphStore?.customPrompt : undefined,
+  ].filter((text): text is string => !!text?.trim());
+  const options: MemoryOptions = { llm, embeddings, graph };
+  if (read.logger) options.logger = read.logger;
+  if (read.reranker) options.reranker = read.reranker.config?.model;
   if (path !== undefined) options.path = path;
   if (instructions.length) options.customInstructions = instructions.join("\n\n");
   return options;
