@@ -1,5 +1,11 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ChatOpenAI, OpenAIEmbeddings } from "@langchain/openai";
+import { Memory } from "../src/backends/memory.js";
 import { Mem0ConfigError } from "../src/errors.js";
 import { BUILT_IN_DETECTORS, Redactor } from "../src/redaction.js";
+import { FakeOpenAIServer, parseExtractionInput } from "../src/testing/index.js";
 
 const redact = (text: string) => new Redactor(true).text(text);
 
@@ -158,5 +164,51 @@ describe("Redactor options", () => {
     expect(() => new Redactor({ detectors: "email" as never })).toThrow(/must be an array/);
     const broken = new Redactor({ detectors: [], custom: [() => undefined as never] });
     expect(() => broken.text("hi")).toThrow(/custom\[0\] must return a string/);
+  });
+});
+
+describe("Memory with redact", () => {
+  let server: FakeOpenAIServer;
+  let dir: string;
+  beforeAll(async () => {
+    server = await FakeOpenAIServer.start();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "mem0-redact-"));
+  });
+  afterAll(async () => {
+    await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("redacts before the extraction LLM, the store, the message log and the outbox", async () => {
+    const file = path.join(dir, "redacted.db");
+    const configuration = { baseURL: server.baseURL };
+    const memory = new Memory({
+      llm: new ChatOpenAI({ model: "gpt-4o-mini", apiKey: "test", configuration }),
+      embeddings: new OpenAIEmbeddings({ apiKey: "test", configuration }),
+      path: file,
+      redact: { metadata: true },
+      recoverOnOpen: false,
+    });
+    server.enqueue({ json: { add: ["User's email is [EMAIL]"], update: [], delete: [] } });
+    await memory.add("My email is ann@example.org and my card is 4111 1111 1111 1111", {
+      userId: "ann",
+      metadata: { from: "ann@example.org" },
+    });
+    const input = parseExtractionInput(server.chatRequests[0].lastUserText);
+    expect(input.conversation[0].content).toBe("My email is [EMAIL] and my card is [CARD]");
+    await memory.add("call me at +49 30 1234567", { userId: "ann", infer: false });
+    await memory.enqueue("my IBAN is DE89 3704 0044 0532 0130 00", { userId: "ann" });
+    const all = (await memory.getAll({ userId: "ann" })).results;
+    expect(all.map((m) => m.memory)).toEqual(["User's email is [EMAIL]", "call me at [PHONE]"]);
+    expect(all[0].metadata).toEqual({ from: "[EMAIL]" });
+    await memory.update(all[0].id, "email ann@example.org");
+    expect((await memory.get(all[0].id))?.memory).toBe("email [EMAIL]");
+    await memory.close();
+    const files = [file, `${file}-wal`].filter((f) => fs.existsSync(f));
+    const bytes = files.map((f) => fs.readFileSync(f).toString("latin1")).join("");
+    for (const secret of ["ann@example.org", "4111 1111", "1234567", "DE89"]) {
+      expect(bytes).not.toContain(secret);
+    }
+    expect(JSON.stringify(server.chatRequests)).not.toContain("ann@example.org");
   });
 });

@@ -18,6 +18,7 @@ import {
 import { KeyedLock } from "../keyed_lock.js";
 import { consoleLogger, type Mem0Logger } from "../logger.js";
 import { toBaseMessages, toConversation, type ConversationMessage } from "../messages.js";
+import { Redactor, type RedactOption } from "../redaction.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type {
   ApplyOptions,
@@ -92,6 +93,11 @@ export interface MemoryOptions {
   reranker?: BaseDocumentCompressor;
   /** Where warnings go (default `console.warn`). */
   logger?: Mem0Logger;
+  /**
+   * PII redaction before anything is stored or sent to the extraction LLM (default off):
+   * `true` for every built-in detector, or `{ detectors, custom, metadata }`.
+   */
+  redact?: RedactOption;
   /**
    * Deadline of one attempt to apply a queued write, in ms (default 30 000). The provider
    * client's own retries happen inside it.
@@ -272,6 +278,7 @@ const memoryOptionsSchema = z
     maxAttempts: z.number().int().positive().optional(),
     recoverOnOpen: z.boolean().optional(),
     onError: z.function().optional(),
+    redact: z.custom<RedactOption>(() => true).optional(),
   })
   .strict();
 
@@ -378,6 +385,7 @@ export class Memory implements MemoryBackend {
   private readonly reranker?: BaseDocumentCompressor;
   private readonly logger: Mem0Logger;
   private readonly locks = new KeyedLock();
+  private readonly redactor: Redactor;
   private readonly writeTimeoutMs: number;
   private readonly maxAttempts: number;
   private readonly onWriteError: (error: unknown, write: PendingWrite) => void;
@@ -420,6 +428,7 @@ export class Memory implements MemoryBackend {
     this.keywordWeight = parsed.keywordWeight ?? DEFAULT_KEYWORD_WEIGHT;
     this.reranker = parsed.reranker;
     this.logger = parsed.logger ?? consoleLogger;
+    this.redactor = new Redactor(parsed.redact);
     this.writeTimeoutMs = parsed.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
     this.maxAttempts = parsed.maxAttempts ?? 5;
     this.onWriteError = (parsed.onError as MemoryOptions["onError"]) ?? this.warnWriteError;
@@ -509,9 +518,10 @@ export class Memory implements MemoryBackend {
       throw new Mem0InputError("add needs at least one message; the array is empty.");
     }
     const attempt = { signal: parsed.signal, callbacks: parsed.callbacks as Callbacks | undefined };
-    const conversation = toConversation(toBaseMessages(messages)).filter(
-      (m) => m.role !== "system",
-    );
+    // Redacted first: nothing below (queue, LLM, store, message log) sees the raw values.
+    const conversation = this.redactor
+      .messages(toConversation(toBaseMessages(messages)))
+      .filter((m) => m.role !== "system");
     if (conversation.length === 0) return attempt;
     const infer = parsed.infer ?? true;
     if (infer && !this.extractor) {
@@ -520,7 +530,7 @@ export class Memory implements MemoryBackend {
           "pass one, or call add(messages, { ..., infer: false }) to store messages verbatim.",
       );
     }
-    const metadata: MemoryMetadata = { ...parsed.metadata };
+    const metadata: MemoryMetadata = { ...this.redactor.metadata(parsed.metadata) };
     if (parsed.expirationDate) metadata.expiration_date = parsed.expirationDate;
     const now = toDate(parsed.timestamp, "add options.timestamp");
     return { ...attempt, request: { owner, conversation, now, metadata, infer } };
@@ -863,11 +873,14 @@ export class Memory implements MemoryBackend {
   ): Promise<{ message: string }> {
     this.assertOpen();
     const parsed = parseOptions(updateOptionsSchema, change, "update");
-    const { text, metadata, expirationDate } =
+    const given =
       typeof parsed === "string"
         ? { text: parsed, metadata: undefined, expirationDate: undefined }
         : parsed;
-    checkMetadata(metadata, "update");
+    checkMetadata(given.metadata, "update");
+    const text = given.text === undefined ? undefined : this.redactor.text(given.text);
+    const metadata = this.redactor.metadata(given.metadata);
+    const { expirationDate } = given;
     const memory = await this.requireMemory(memoryId);
     await this.locks.run(scopeKey(memory), async () => {
       const newText = text?.trim() ?? memory.text;
