@@ -9,6 +9,7 @@ import {
   Mem0ClosedError,
   Mem0ConfigError,
   Mem0InputError,
+  Mem0TimeoutError,
   MissingScopeError,
 } from "../src/errors.js";
 import { MEMORY_BLOCK_OPEN } from "../src/messages.js";
@@ -170,26 +171,42 @@ describe("Mem0ChatModel storage", () => {
     expect(inner.calls).toHaveLength(1);
   });
 
-  it("retries failed writes and reports a final failure without throwing", async () => {
+  it("makes one attempt per write and reports a failure with the conversation, without throwing", async () => {
     const failures: unknown[] = [];
     const { memory, model } = setup({
-      writeQueue: { maxRetries: 2, initialDelayMs: 1 },
       onError: (error, context) =>
         failures.push([String(error), context.stage, context.messages?.length]),
     });
-    memory.addErrors = [new Error("flaky")];
+    memory.addErrors = [new Error("down")];
     await model.invoke("first");
     await model.flush();
-    expect(memory.adds).toHaveLength(1);
-    memory.addErrors = [new Error("down"), new Error("down"), new Error("down")];
+    expect(memory.adds).toHaveLength(0);
+    expect(failures).toEqual([["Error: down", "store", 2]]);
     await model.invoke("second");
     await model.flush();
     expect(memory.adds).toHaveLength(1);
-    expect(failures).toEqual([["Error: down", "store", 2]]);
+  });
+
+  it("bounds a write that never ends by its deadline, and flush by its timeout", async () => {
+    const failures: unknown[] = [];
+    const { memory, model } = setup({
+      writeQueue: { timeoutMs: 200 },
+      onError: (error) => failures.push(error),
+    });
+    memory.addDelayMs = 60_000;
+    await model.invoke("first");
+    expect(await model.flush({ timeout: 20 })).toBe(false);
+    expect(await model.flush()).toBe(true);
+    expect(failures).toEqual([expect.any(Mem0TimeoutError)]);
+    memory.addDelayMs = 60_000;
+    await model.invoke("second");
+    const started = Date.now();
+    await model.close({ timeout: 20 });
+    expect(Date.now() - started).toBeLessThan(1_000);
   });
 
   it("dispatches a callback event carrying the conversation when a write fails for good", async () => {
-    const { memory, model } = setup({ writeQueue: { maxRetries: 0 }, onError: () => undefined });
+    const { memory, model } = setup({ onError: () => undefined });
     memory.addErrors = [new Error("disk full")];
     const events: { name: string; data: { messages: BaseMessage[] } }[] = [];
     class Listener extends BaseCallbackHandler {
@@ -213,7 +230,7 @@ describe("Mem0ChatModel storage", () => {
     awaited.memory.addDelayMs = 30;
     await awaited.model.invoke("hi");
     expect(awaited.memory.adds).toHaveLength(1);
-    const strict = setup({ store: "await", onMemoryError: "throw", writeQueue: { maxRetries: 0 } });
+    const strict = setup({ store: "await", onMemoryError: "throw" });
     strict.memory.addErrors = [new Error("disk full")];
     const warn = jest.spyOn(console, "warn").mockImplementation(() => undefined);
     try {

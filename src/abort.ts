@@ -1,3 +1,6 @@
+/** Default deadline of one memory write (the provider client's retries happen inside it). */
+export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
+
 /**
  * Settles with the promise, or rejects with the signal's reason as soon as it aborts. For
  * calls that take no signal themselves (e.g. `Embeddings.embedQuery`): the caller stops

@@ -3,7 +3,12 @@ import type { BaseRunManager, CallbackManagerForChainRun } from "@langchain/core
 import type { Serialized } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import type { ChatGeneration, LLMResult } from "@langchain/core/outputs";
-import type { AddResult, MemoryBackend, MemoryMetadata } from "./backends/base.js";
+import {
+  isDurableBackend,
+  type AddResult,
+  type MemoryBackend,
+  type MemoryMetadata,
+} from "./backends/base.js";
 import { MemoryOperationError } from "./errors.js";
 import { consoleLogger, type Mem0Logger } from "./logger.js";
 import { messageRole, messageText } from "./messages.js";
@@ -37,7 +42,10 @@ export interface Mem0MemoryCallbackHandlerOptions {
   mode?: Exclude<StoreMode, "off">;
   /** The queue writes go through; share one to flush several models together. */
   queue?: WriteQueue;
-  /** Called once a write has failed for good (after retries). Defaults to a warning. */
+  /**
+   * Called when a write fails (a durable backend keeps it queued for `recover()`). Defaults
+   * to a warning.
+   */
   onError?: (failure: MemoryWriteFailure) => void;
   /** Where the default failure warning goes (default `console.warn`). */
   logger?: Mem0Logger;
@@ -56,7 +64,15 @@ interface StoredRun {
   chatRunId?: string;
   /** Handlers whose tracers trace the write, when there is no `events`. */
   handlers?: BaseCallbackHandler[];
+  /** The chat call's signal: in "await" mode the write stops with the call. */
+  signal?: AbortSignal;
 }
+
+/**
+ * Runs tracked at once, at most. A run whose end never arrives (a stream the caller stopped
+ * reading, with a model that reports nothing then) is dropped oldest first.
+ */
+const MAX_TRACKED_RUNS = 1000;
 
 /** The default failure report: what failed and how to handle it, without ids or content. */
 function warnOnError(logger: Mem0Logger) {
@@ -121,6 +137,7 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
   ): Promise<void> {
     // A model nested in a tracked run (the wrapper's inner model) is the same conversation.
     if (parentRunId !== undefined && this.runs.has(parentRunId)) return;
+    if (this.runs.size >= MAX_TRACKED_RUNS) this.runs.delete(this.runs.keys().next().value!);
     this.runs.set(runId, {
       messages: messages[0] ?? [],
       scope: mergeScopes(scopeFromRecord(metadata), this.scope),
@@ -135,10 +152,20 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
   bindRun(
     runId: string,
     scope: MemoryScope,
-    options: { metadata?: MemoryMetadata; events?: BaseRunManager } = {},
+    options: { metadata?: MemoryMetadata; events?: BaseRunManager; signal?: AbortSignal } = {},
   ) {
     const run = this.runs.get(runId);
     if (run) Object.assign(run, { scope, ...options });
+  }
+
+  /** Forgets a run without storing it (a stream that ended before its answer was complete). */
+  forgetRun(runId: string): void {
+    this.runs.delete(runId);
+  }
+
+  /** Runs tracked and not yet ended. */
+  get trackedRuns(): number {
+    return this.runs.size;
   }
 
   override async handleLLMEnd(output: LLMResult, runId: string): Promise<void> {
@@ -171,24 +198,47 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
       return { ok: false, error };
     }
     const metadata = { ...this.metadata, ...run.metadata };
-    // Started by the first attempt, so the run spans the write itself, not its wait in line;
-    // tracing never fails a write.
+    const options = {
+      ...scope,
+      metadata: Object.keys(metadata).length > 0 ? metadata : undefined,
+      infer: this.infer,
+    };
+    // A durable backend commits the turn now, before the chat call returns: a crash from here
+    // on loses nothing, and the queue only applies it.
+    let entryId: string | undefined;
+    if (isDurableBackend(this.backend)) {
+      try {
+        entryId = await this.backend.enqueue(conversation, options);
+      } catch (error) {
+        this.report({ error, scope, messages: conversation }, run.events);
+        if (this.raiseError) {
+          throw new MemoryOperationError("Storing the conversation in memory failed.", {
+            cause: error,
+          });
+        }
+        return { ok: false, error };
+      }
+      if (entryId === undefined) return undefined;
+    }
+    const backend = this.backend;
+    // Started by the write itself, so the run spans the write, not its wait in line; tracing
+    // never fails a write.
     let writeRun: Promise<CallbackManagerForChainRun | undefined> | undefined;
     const outcome = this.queue.enqueue({
       key: scopeKey(scope),
-      run: async () => {
+      signal: this.mode === "await" ? run.signal : undefined,
+      run: async (signal) => {
         writeRun ??= startMemoryWriteRun({
           messages: conversation,
           scope,
           chatRunId: run.chatRunId ?? run.events?.runId,
           handlers: run.events?.handlers ?? run.handlers,
         }).catch(() => undefined);
-        return this.backend.add(conversation, {
-          ...scope,
-          metadata: Object.keys(metadata).length > 0 ? metadata : undefined,
-          infer: this.infer,
-          callbacks: (await writeRun)?.getChild(),
-        });
+        const callbacks = (await writeRun)?.getChild();
+        if (entryId !== undefined && isDurableBackend(backend)) {
+          return (await backend.applyQueued(entryId, { signal, callbacks })) ?? { results: [] };
+        }
+        return backend.add(conversation, { ...options, signal, callbacks });
       },
       settle: async (result) => {
         const traced = await writeRun;

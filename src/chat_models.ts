@@ -26,7 +26,8 @@ import {
 import type { MemoryBackend, MemoryMetadata, SearchResult } from "./backends/base.js";
 import { Mem0MemoryCallbackHandler, type MemoryWriteFailure, type StoreMode } from "./callbacks.js";
 import { parseOptions } from "./backends/options.js";
-import { Mem0ClosedError, Mem0ConfigError } from "./errors.js";
+import { abortable, anySignal } from "./abort.js";
+import { Mem0ClosedError, Mem0ConfigError, Mem0TimeoutError } from "./errors.js";
 import {
   DEFAULT_MEMORY_SYSTEM_PROMPT,
   buildSearchQuery,
@@ -41,7 +42,7 @@ import { messageRole } from "./messages.js";
 import { mergeScopes, requireScope, scopeFromRecord, type MemoryScope } from "./scope.js";
 import { validateFilter, type MetadataFilter } from "./stores/filters.js";
 import { countUsageOnce } from "./usage.js";
-import type { WriteQueueOptions } from "./write_queue.js";
+import type { FlushOptions, WriteQueueOptions } from "./write_queue.js";
 import { WriteQueue } from "./write_queue.js";
 
 /** Per-call options on top of the inner model's own. */
@@ -112,6 +113,12 @@ export interface Mem0ChatModelFields extends BaseChatModelParams {
   handler?: Mem0MemoryCallbackHandler;
   /** Where warnings go when no `onError` is given (default `console.warn`). */
   logger?: Mem0Logger;
+  /**
+   * Longest wait for retrieval, in ms (default 5000); with a call `timeout`, at most half of
+   * it, so the inner model still answers in time. Past it the call goes on without memories
+   * (or fails, with `onMemoryError: "throw"`).
+   */
+  retrievalTimeoutMs?: number;
 }
 
 /** The wrapper's own settings, checked at construction (the inner model checks its own). */
@@ -129,6 +136,7 @@ const fieldsSchema = z.object({
   store: z.enum(["background", "await", "off"]).optional(),
   infer: z.boolean().optional(),
   onMemoryError: z.enum(["continue", "throw"]).optional(),
+  retrievalTimeoutMs: z.number().int().positive().optional(),
   onError: z.function().optional(),
   filters: z.record(z.string(), z.unknown()).optional(),
   memoryMetadata: z.record(z.string(), z.unknown()).optional(),
@@ -187,6 +195,15 @@ function publicParams(params: Record<string, unknown>, model: BaseChatModel) {
 }
 
 /**
+ * The call's timeout in ms: the `timeout` call option, or what core recorded in the run's
+ * metadata when it turned the timeout into a signal.
+ */
+function callTimeoutMs(timeout: unknown, metadata?: Record<string, unknown>): number | undefined {
+  const value = timeout ?? metadata?.timeoutMs;
+  return typeof value === "number" && value > 0 ? value : undefined;
+}
+
+/**
  * A callback manager for a child of `runManager`, so the inner model's run nests under the
  * wrapper's (`CallbackManagerForLLMRun` has no `getChild`).
  */
@@ -240,6 +257,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
   private readonly fields: Mem0ChatModelFields;
   private readonly formatMemories: MemoryFormatter;
   private readonly logger: Mem0Logger;
+  private readonly retrievalTimeoutMs: number;
   private closed = false;
 
   constructor(fields: Mem0ChatModelFields) {
@@ -300,21 +318,29 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     this.storeMode = storeMode;
     this.handler = handler;
     this.logger = fields.logger ?? consoleLogger;
+    this.retrievalTimeoutMs = fields.retrievalTimeoutMs ?? 5_000;
   }
 
   _llmType(): string {
     return "mem0";
   }
 
-  /** Waits until every conversation handed to storage so far has been stored (or reported). */
-  async flush(): Promise<void> {
-    await this.handler?.queue.flush();
+  /**
+   * Waits until every conversation handed to storage so far has been stored (or reported),
+   * or `timeout` ms have passed; resolves `true` when nothing is left running. What is not
+   * written by then stays in the memory's outbox (local engine).
+   */
+  async flush(options: FlushOptions = {}): Promise<boolean> {
+    return (await this.handler?.queue.flush(options)) ?? true;
   }
 
-  /** Flushes pending writes; later calls throw `Mem0ClosedError`. */
-  async close(): Promise<void> {
+  /**
+   * Flushes pending writes (for at most `timeout` ms, then aborts them: they stay in the
+   * memory's outbox); later calls throw `Mem0ClosedError`.
+   */
+  async close(options: FlushOptions = {}): Promise<void> {
     this.closed = true;
-    await this.handler?.queue.close();
+    await this.handler?.queue.close(options);
   }
 
   private assertOpen(): void {
@@ -465,6 +491,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
         const prepared = await this.prepare(messages, scope, {
           signal: runConfig?.signal,
           callbacks,
+          timeoutMs: callTimeoutMs(runConfig?.timeout, runConfig?.metadata),
         });
         const output = await structured.invoke(prepared, runConfig);
         const parsed = config?.includeRaw ? (output as { parsed?: unknown }).parsed : output;
@@ -534,13 +561,15 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       "Mem0MemoryRetrieval",
     );
     try {
-      const result = await this.memory.search(query, {
+      const search = this.memory.search(query, {
         ...scope,
         topK: this.topK,
         threshold: this.threshold,
         filters: options.filters ?? this.fields.filters,
         signal: options.signal,
       });
+      // A backend that ignores the signal must not hold the call.
+      const result = await abortable(search, options.signal);
       await run?.handleRetrieverEnd([
         ...result.results.map(
           (item) =>
@@ -568,17 +597,35 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
   private async prepare(
     messages: BaseMessage[],
     scope: MemoryScope,
-    options: { signal?: AbortSignal; filters?: MetadataFilter; callbacks?: CallbackManager },
+    options: {
+      signal?: AbortSignal;
+      filters?: MetadataFilter;
+      callbacks?: CallbackManager;
+      /** The call's own timeout, when it has one. */
+      timeoutMs?: number;
+    },
   ): Promise<BaseMessage[]> {
     options.signal?.throwIfAborted();
     if (!this.shouldRetrieve(messages)) return messages;
     const query = buildSearchQuery(messages, this.queryWindow);
     if (!query) return messages;
+    const budget = Math.min(this.retrievalTimeoutMs, (options.timeoutMs ?? Infinity) / 2);
+    const deadline = AbortSignal.timeout(budget);
     let result: SearchResult;
     try {
-      result = await this.retrieve(query, scope, options);
-    } catch (error) {
+      result = await this.retrieve(query, scope, {
+        ...options,
+        signal: anySignal(options.signal, deadline),
+      });
+    } catch (caught) {
       options.signal?.throwIfAborted();
+      const error = deadline.aborted
+        ? new Mem0TimeoutError(
+            `memory retrieval took longer than ${Math.round(budget)} ms (retrievalTimeoutMs, ` +
+              "or half the call's timeout)",
+            { cause: caught },
+          )
+        : caught;
       if (this.fields.onMemoryError === "throw") throw error;
       this.reportError(error, { stage: "retrieve", scope });
       return messages;
@@ -599,13 +646,21 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     const scope = this.callScope(options);
     const metadata = { ...this.fields.memoryMetadata, ...options.memoryMetadata };
     if (runManager) {
-      this.handler?.bindRun(runManager.runId, scope, { metadata, events: runManager });
+      this.handler?.bindRun(runManager.runId, scope, {
+        metadata,
+        events: runManager,
+        signal: options.signal,
+      });
       countUsageOnce(runManager);
     }
     const prepared = await this.prepare(messages, scope, {
       signal: options.signal,
       filters: options.filters,
       callbacks: childCallbacks(runManager),
+      timeoutMs: callTimeoutMs(
+        options.timeout,
+        (runManager as unknown as { metadata?: Record<string, unknown> } | undefined)?.metadata,
+      ),
     });
     // The wrapper re-emits every token; the inner run must not, or streams see them twice.
     const innerOptions = {
@@ -643,12 +698,25 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
     const { prepared, innerOptions } = await this.startCall(messages, options, runManager);
-    for await (const message of await this.model.stream(prepared, innerOptions)) {
-      const chunk = new ChatGenerationChunk({ message, text: message.text });
-      yield chunk;
-      await runManager?.handleLLMNewToken(chunk.text, undefined, undefined, undefined, undefined, {
-        chunk,
-      });
+    let complete = false;
+    try {
+      for await (const message of await this.model.stream(prepared, innerOptions)) {
+        const chunk = new ChatGenerationChunk({ message, text: message.text });
+        yield chunk;
+        await runManager?.handleLLMNewToken(
+          chunk.text,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          { chunk },
+        );
+      }
+      complete = true;
+    } finally {
+      // Stopped early (the caller broke off, aborted, or the model failed): a partial answer
+      // is not stored, and the run must not linger in the handler.
+      if (!complete && runManager) this.handler?.forgetRun(runManager.runId);
     }
   }
 }

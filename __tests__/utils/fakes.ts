@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import {
   coerceMessageLikeToMessage,
@@ -61,7 +62,7 @@ export class FakeMemoryBackend implements MemoryBackend {
 
   async add(messages: string | BaseMessageLike[], options: AddMemoryOptions): Promise<AddResult> {
     const scope = ownerOf(options);
-    if (this.addDelayMs) await new Promise((resolve) => setTimeout(resolve, this.addDelayMs));
+    if (this.addDelayMs) await sleep(this.addDelayMs, undefined, { signal: options.signal });
     const error = this.addErrors.shift();
     if (error) throw error;
     this.adds.push({

@@ -140,3 +140,26 @@ export interface MemoryBackend {
   search(query: string, options: SearchMemoryOptions): Promise<SearchResult>;
   add(messages: string | BaseMessageLike[], options: AddMemoryOptions): Promise<AddResult>;
 }
+
+/**
+ * A backend that commits writes to a durable outbox before applying them (the local engine):
+ * a crash after `enqueue` resolved loses nothing.
+ */
+export interface DurableMemoryBackend extends MemoryBackend {
+  /** Commits the add; resolves with its outbox entry id, or `undefined` when there is nothing to store. */
+  enqueue(
+    messages: string | BaseMessageLike[],
+    options: AddMemoryOptions,
+  ): Promise<string | undefined>;
+  /** Applies a committed add exactly once; `undefined` when it was applied elsewhere or forgotten. */
+  applyQueued(
+    id: string,
+    options?: { signal?: AbortSignal; callbacks?: Callbacks },
+  ): Promise<AddResult | undefined>;
+}
+
+/** Whether the backend keeps writes in a durable outbox. */
+export function isDurableBackend(backend: MemoryBackend): backend is DurableMemoryBackend {
+  const durable = backend as Partial<DurableMemoryBackend>;
+  return typeof durable.enqueue === "function" && typeof durable.applyQueued === "function";
+}

@@ -7,7 +7,7 @@ import type { BaseChatModel } from "@langchain/core/language_models/chat_models"
 import type { BaseMessageLike } from "@langchain/core/messages";
 import type { BaseDocumentCompressor } from "@langchain/core/retrievers/document_compressors";
 import { z } from "zod";
-import { abortable, anySignal } from "../abort.js";
+import { abortable, anySignal, DEFAULT_WRITE_TIMEOUT_MS } from "../abort.js";
 import {
   Mem0ClosedError,
   Mem0ConfigError,
@@ -182,9 +182,6 @@ interface AddAttempt {
 
 /** How many times an add reads again after another process changed the owner's memories. */
 const MAX_STALE_READS = 3;
-
-/** Default deadline of one attempt to apply a queued write. */
-export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
 
 /** Queued writes applied at once by `recover()` (across owners; one at a time per owner). */
 const RECOVERY_CONCURRENCY = 4;
