@@ -66,6 +66,8 @@ interface StoredRun {
   handlers?: BaseCallbackHandler[];
   /** The chat call's signal: in "await" mode the write stops with the call. */
   signal?: AbortSignal;
+  /** Removes the abort listener of `signal`. */
+  release?: () => void;
 }
 
 /**
@@ -155,11 +157,20 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
     options: { metadata?: MemoryMetadata; events?: BaseRunManager; signal?: AbortSignal } = {},
   ) {
     const run = this.runs.get(runId);
-    if (run) Object.assign(run, { scope, ...options });
+    if (!run) return;
+    Object.assign(run, { scope, ...options });
+    // An aborted stream may end without any callback: forget the run when the call aborts.
+    const signal = options.signal;
+    if (signal && !signal.aborted) {
+      const forget = () => this.forgetRun(runId);
+      signal.addEventListener("abort", forget, { once: true });
+      run.release = () => signal.removeEventListener("abort", forget);
+    }
   }
 
   /** Forgets a run without storing it (a stream that ended before its answer was complete). */
   forgetRun(runId: string): void {
+    this.runs.get(runId)?.release?.();
     this.runs.delete(runId);
   }
 
@@ -171,13 +182,13 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
   override async handleLLMEnd(output: LLMResult, runId: string): Promise<void> {
     const run = this.runs.get(runId);
     if (!run) return;
-    this.runs.delete(runId);
+    this.forgetRun(runId);
     const answer = (output.generations[0]?.[0] as ChatGeneration | undefined)?.message;
     await this.store(run, answer);
   }
 
   override async handleLLMError(_error: unknown, runId: string): Promise<void> {
-    this.runs.delete(runId);
+    this.forgetRun(runId);
   }
 
   /**

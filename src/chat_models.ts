@@ -154,6 +154,9 @@ const RETRIEVER_SERIALIZED: SerializedNotImplemented = {
   id: ["langchain_mem0", "MemoryRetriever"],
 };
 
+/** Where the wrapper keeps a call's timeout among its call options (never forwarded). */
+const CALL_TIMEOUT = Symbol("mem0.callTimeoutMs");
+
 /** Call options meant for the inner model: without ours and without core's batch index. */
 function innerCallOptions<T extends Partial<Mem0ChatModelCallOptions>>(options: T) {
   const {
@@ -163,8 +166,9 @@ function innerCallOptions<T extends Partial<Mem0ChatModelCallOptions>>(options: 
     filters: _filters,
     memoryMetadata: _memoryMetadata,
     promptIndex: _promptIndex,
+    [CALL_TIMEOUT]: _timeoutMs,
     ...forwarded
-  } = options as T & { promptIndex?: number };
+  } = options as T & { promptIndex?: number; [CALL_TIMEOUT]?: number };
   return forwarded;
 }
 
@@ -195,8 +199,8 @@ function publicParams(params: Record<string, unknown>, model: BaseChatModel) {
 }
 
 /**
- * The call's timeout in ms: the `timeout` call option, or what core recorded in the run's
- * metadata when it turned the timeout into a signal.
+ * The call's timeout in ms: the `timeout` option, or what core recorded in the metadata when
+ * it turned the timeout into a signal.
  */
 function callTimeoutMs(timeout: unknown, metadata?: Record<string, unknown>): number | undefined {
   const value = timeout ?? metadata?.timeoutMs;
@@ -440,6 +444,11 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     callOptions.user_id ??= fromConfig.userId;
     callOptions.agent_id ??= fromConfig.agentId;
     callOptions.run_id ??= fromConfig.runId;
+    // Core turns `timeout` into a signal; retrieval needs the number to leave the model time.
+    const timeoutMs = options?.timeout ?? config.metadata?.timeoutMs;
+    if (typeof timeoutMs === "number") {
+      (callOptions as { [CALL_TIMEOUT]?: number })[CALL_TIMEOUT] = timeoutMs;
+    }
     return [config, callOptions];
   }
 
@@ -657,10 +666,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       signal: options.signal,
       filters: options.filters,
       callbacks: childCallbacks(runManager),
-      timeoutMs: callTimeoutMs(
-        options.timeout,
-        (runManager as unknown as { metadata?: Record<string, unknown> } | undefined)?.metadata,
-      ),
+      timeoutMs: (options as { [CALL_TIMEOUT]?: number })[CALL_TIMEOUT],
     });
     // The wrapper re-emits every token; the inner run must not, or streams see them twice.
     const innerOptions = {
