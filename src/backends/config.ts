@@ -3,7 +3,7 @@ import nodePath from "node:path";
 import type { Embeddings } from "@langchain/core/embeddings";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { Mem0ConfigError } from "../errors.js";
-import { HashEmbeddings } from "../testing/embeddings.js";
+import { HashEmbeddings } from "../embeddings/hash.js";
 import type { MemoryOptions } from "./memory.js";
 
 /**
