@@ -21,4 +21,13 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // CommonJS scripts (the tarball smoke test): `require` is how they load modules.
+    files: ["**/*.cjs"],
+    languageOptions: {
+      sourceType: "commonjs",
+      globals: { require: "readonly", module: "writable" },
+    },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
 );

@@ -247,15 +247,16 @@ describe("FakeOpenAIServer faults", () => {
   });
 
   test("a malformed body makes invoke and stream throw", async () => {
-    // The OpenAI SDK logs the unparsable stream event before throwing; keep the output clean.
+    // Some OpenAI SDK versions log the unparsable stream event before throwing; keep it quiet.
     const logged = jest.spyOn(console, "error").mockImplementation(() => undefined);
     try {
       server.injectFault({ malformed: true }, 2);
-      await expect(chatModel().invoke("Hi")).rejects.toThrow(SyntaxError);
+      // The JSON parse failure arrives as a SyntaxError (openai 7) or an Error quoting one
+      // (openai 6, under @langchain/openai 1.5): match the message, not the class.
+      await expect(chatModel().invoke("Hi")).rejects.toThrow(/JSON/);
       // `stream()` itself awaits the first chunk, so it may reject before iteration starts.
       const streamed = (async () => collect(await chatModel().stream("Hi")))();
-      await expect(streamed).rejects.toThrow(SyntaxError);
-      expect(logged).toHaveBeenCalled();
+      await expect(streamed).rejects.toThrow(/JSON/);
     } finally {
       logged.mockRestore();
     }

@@ -53,3 +53,10 @@ export class StaleWriteError extends Mem0Error {
 
 /** A memory operation did not finish within its deadline (e.g. `writeTimeoutMs`). */
 export class Mem0TimeoutError extends Mem0Error {}
+
+/**
+ * The embedded SQLite store cannot run here: the `better-sqlite3` package or its native binding
+ * could not be loaded (install script skipped, built for another Node.js, or left out of a
+ * bundle). The message says how to fix it; `cause` holds the loader's error.
+ */
+export class SqliteUnavailableError extends Mem0ConfigError {}

@@ -3,7 +3,7 @@ import type { Embeddings } from "@langchain/core/embeddings";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { BaseDocumentCompressor } from "@langchain/core/retrievers/document_compressors";
 import { consoleLogger, type Mem0Logger } from "../logger.js";
-import { HashEmbeddings } from "../testing/embeddings.js";
+import { HashEmbeddings } from "../embeddings/hash.js";
 import type { MemoryOptions } from "./memory.js";
 import {
   createChatModel,

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type { MemoryMetadata } from "../backends/base.js";
 import {
   EmbedderMismatchError,
@@ -35,6 +35,7 @@ import type {
   StoreSearchOptions,
 } from "./base.js";
 import { matchesFilter, validateFilter, type MetadataFilter } from "./filters.js";
+import { loadSqliteDriver } from "./sqlite_driver.js";
 import { GRAPH_MIGRATION_SQL, SqliteGraph } from "./sqlite_graph.js";
 import { OUTBOX_MIGRATION_SQL, SqliteOutbox } from "./sqlite_outbox.js";
 import {
@@ -378,7 +379,7 @@ export class SqliteStore
     if (this.path !== ":memory:" && this.path !== "" && !this.path.startsWith("file:")) {
       fs.mkdirSync(path.dirname(path.resolve(this.path)), { recursive: true });
     }
-    this.db = new Database(this.path);
+    this.db = new (loadSqliteDriver())(this.path);
     try {
       this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
       this.db.pragma("journal_mode = WAL");

@@ -1,4 +1,4 @@
-export { hashEmbedding, HashEmbeddings, type HashEmbeddingsParams } from "./embeddings.js";
+export { hashEmbedding, HashEmbeddings, type HashEmbeddingsParams } from "../embeddings/hash.js";
 export {
   FakeOpenAIServer,
   type FakeChatHandler,

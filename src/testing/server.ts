@@ -8,7 +8,7 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { checkDimensions, hashEmbedding } from "./embeddings.js";
+import { checkDimensions, hashEmbedding } from "../embeddings/hash.js";
 
 /** Options of {@link FakeOpenAIServer.start}. */
 export interface FakeOpenAIServerOptions {

@@ -27,7 +27,8 @@ export function checkDimensions(dimensions: number): void {
  * A deterministic bag-of-words embedding: each lower-cased word and each character trigram of
  * the space-padded word is hashed into one of `dimensions` buckets with a hash-derived sign, and
  * the result is L2-normalised. Texts sharing words get a clearly higher cosine similarity than
- * unrelated texts, which is all that tests and benchmarks of retrieval plumbing need.
+ * unrelated texts: enough for offline use and for tests of retrieval plumbing, though it knows
+ * no synonyms.
  *
  * Values are rounded to float32, the precision of real embedding APIs, so a vector is identical
  * whether it travels as JSON floats or as base64 bytes. Text without any word maps to a fixed
@@ -65,9 +66,11 @@ export interface HashEmbeddingsParams extends EmbeddingsParams {
 }
 
 /**
- * In-process, zero-latency embeddings built on {@link hashEmbedding}, for tests and benchmarks
- * that need stable vectors without a model or network. Returns exactly the vectors that
- * `FakeOpenAIServer` serves for the same text and dimensions.
+ * In-process, zero-latency embeddings built on {@link hashEmbedding}: an offline embedder for
+ * keyword-like retrieval without a model or network (the `hash` provider of
+ * `Memory.fromConfig`), and stable vectors for tests and benchmarks. Returns exactly the
+ * vectors that `FakeOpenAIServer` (from `langchain-mem0/testing`) serves for the same text and
+ * dimensions.
  */
 export class HashEmbeddings extends Embeddings {
   /** Length of every vector. */
