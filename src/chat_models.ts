@@ -15,7 +15,13 @@ import type {
 } from "@langchain/core/language_models/base";
 import type { ModelProfile } from "@langchain/core/language_models/profile";
 import { AIMessage, type AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
-import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
+import type { BaseCache } from "@langchain/core/caches";
+import {
+  ChatGenerationChunk,
+  type ChatGeneration,
+  type ChatResult,
+  type Generation,
+} from "@langchain/core/outputs";
 import { z } from "zod";
 import {
   Runnable,
@@ -154,6 +160,19 @@ const RETRIEVER_SERIALIZED: SerializedNotImplemented = {
   id: ["langchain_mem0", "MemoryRetriever"],
 };
 
+/** A cached answer as core returns one: it cost no tokens this time. */
+function asCachedGeneration(generation: Generation): ChatGeneration {
+  const { message } = generation as ChatGeneration;
+  const answer =
+    message && AIMessage.isInstance(message)
+      ? new AIMessage({
+          ...message,
+          usage_metadata: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+        })
+      : message;
+  return { ...(generation as ChatGeneration), message: answer };
+}
+
 /** Where the wrapper keeps a call's timeout among its call options (never forwarded). */
 const CALL_TIMEOUT = Symbol("mem0.callTimeoutMs");
 
@@ -262,6 +281,8 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
   private readonly formatMemories: MemoryFormatter;
   private readonly logger: Mem0Logger;
   private readonly retrievalTimeoutMs: number;
+  /** The `cache` option, applied after memories are injected (see `_generate`). */
+  private readonly answerCache?: BaseCache;
   private closed = false;
 
   constructor(fields: Mem0ChatModelFields) {
@@ -308,6 +329,10 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
         ? [...((userCallbacks as BaseCallbackHandler[]) ?? []), handler]
         : userCallbacks,
     });
+    // Core would look the cache up with the prompt before memories are injected, shared by
+    // every user; the wrapper caches itself, keyed by the final prompt and the scope.
+    this.answerCache = this.cache;
+    this.cache = undefined;
     this.fields = fields;
     this.model = fields.model;
     this.memory = fields.memory;
@@ -673,7 +698,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       ...innerCallOptions(options),
       callbacks: childCallbacks(runManager, ["langsmith:nostream"]),
     };
-    return { prepared, innerOptions };
+    return { prepared, innerOptions, scope };
   }
 
   async _generate(
@@ -681,11 +706,24 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): Promise<ChatResult> {
-    const { prepared, innerOptions } = await this.startCall(messages, options, runManager);
+    const { prepared, innerOptions, scope } = await this.startCall(messages, options, runManager);
+    // The cache key is what decides the answer: the final prompt (memories included), the
+    // inner model and its call options, and whose call it is.
+    const key = this.answerCache && {
+      prompt: BaseChatModel._convertInputToPromptValue(prepared).toString(),
+      llmString: `${this._getSerializedCacheKeyParametersForCall(options)},mem0_scope:${JSON.stringify(scope)}`,
+    };
+    if (this.answerCache && key) {
+      const cached = await this.answerCache.lookup(key.prompt, key.llmString);
+      if (cached?.length) return { generations: cached.map(asCachedGeneration) };
+    }
     const message = await this.model.invoke(prepared, innerOptions);
     const usage = message.usage_metadata;
+    const generations = [{ message, text: message.text }];
+    if (this.answerCache && key)
+      await this.answerCache.update(key.prompt, key.llmString, generations);
     return {
-      generations: [{ message, text: message.text }],
+      generations,
       llmOutput: usage
         ? {
             tokenUsage: {
