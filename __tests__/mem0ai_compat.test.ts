@@ -3,11 +3,19 @@
  * quickstart, `examples/basic.ts` and the memory-operations pages): the same calls must run
  * by changing the import.
  */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { Document } from "@langchain/core/documents";
 import { BaseDocumentCompressor } from "@langchain/core/retrievers/document_compressors";
 import { ChatOpenAI, OpenAIEmbeddings } from "@langchain/openai";
 import { Memory } from "../src/backends/memory.js";
-import { Mem0ClosedError, Mem0InputError, MissingScopeError } from "../src/errors.js";
+import {
+  Mem0ClosedError,
+  Mem0ConfigError,
+  Mem0InputError,
+  MissingScopeError,
+} from "../src/errors.js";
 import { FakeOpenAIServer } from "../src/testing/index.js";
 
 let server: FakeOpenAIServer;
@@ -426,4 +434,20 @@ describe("mistakes get a typed error that names them", () => {
     await expect(failure).rejects.toThrow(type);
     await expect(failure).rejects.toThrow(message);
   });
+});
+
+it("names the path when the store file cannot be opened", () => {
+  const blocker = path.join(os.tmpdir(), `mem0-not-a-dir-${process.pid}`);
+  fs.writeFileSync(blocker, "a file where a directory is expected");
+  try {
+    const open = () =>
+      new Memory({
+        embeddings: new OpenAIEmbeddings({ apiKey: "test" }),
+        path: path.join(blocker, "memory.db"),
+      });
+    expect(open).toThrow(Mem0ConfigError);
+    expect(open).toThrow(/Cannot open the memory store at .*mem0-not-a-dir-\d+\/memory\.db/);
+  } finally {
+    fs.rmSync(blocker, { force: true });
+  }
 });

@@ -254,6 +254,32 @@ interface HistoryRow {
   created_at: string;
 }
 
+/**
+ * Opens (or creates) the database file in WAL mode. Failing to create the directory or the
+ * file, or to write it, is a configuration problem named with the full path.
+ */
+function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
+  const Driver = loadSqliteDriver();
+  const onDisk = file !== ":memory:" && file !== "" && !file.startsWith("file:");
+  let db: Database.Database | undefined;
+  try {
+    if (onDisk) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    db = new Driver(file);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+    db.pragma("journal_mode = WAL");
+    return db;
+  } catch (error) {
+    db?.close();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Mem0ConfigError(
+      `Cannot open the memory store at ${onDisk ? path.resolve(file) : file} (${reason}). ` +
+        "Check that its directory exists or can be created and is writable by this process, " +
+        'or pass another path (":memory:" keeps memories in memory only).',
+      { cause: error },
+    );
+  }
+}
+
 /** Columns of a memory row without the embedding. */
 const MEMORY_COLUMNS =
   "m.id, m.user_id, m.agent_id, m.run_id, m.scope_key, m.text, m.hash, m.metadata, m.created_at, m.updated_at";
@@ -376,13 +402,8 @@ export class SqliteStore
     const budget = options.cacheBudgetBytes ?? DEFAULT_CACHE_BUDGET;
     if (!(budget >= 0))
       throw new Mem0ConfigError("cacheBudgetBytes must be a non-negative number.");
-    if (this.path !== ":memory:" && this.path !== "" && !this.path.startsWith("file:")) {
-      fs.mkdirSync(path.dirname(path.resolve(this.path)), { recursive: true });
-    }
-    this.db = new (loadSqliteDriver())(this.path);
+    this.db = openDatabase(this.path, options.busyTimeoutMs ?? 5000);
     try {
-      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-      this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = NORMAL");
       this.db.pragma("foreign_keys = ON");
       // Deleted rows are overwritten with zeros, so forgotten text does not linger in free pages.
