@@ -2,7 +2,7 @@ import os from "node:os";
 import type Database from "better-sqlite3";
 import { Mem0InputError } from "../errors.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
-import type { OutboxEntry, PendingWrite } from "./base.js";
+import type { OutboxEntry } from "./base.js";
 
 /**
  * Schema of the durable outbox and the owner versions (migration 4 of the SQLite store), and
@@ -169,19 +169,6 @@ export class SqliteOutbox {
       .scoped("outbox-list", mask, () => `SELECT * FROM outbox WHERE ${sql} ORDER BY seq`)
       .all(...params) as OutboxRow[];
     return rows.map(toEntry);
-  }
-
-  /** Pending writes as `Memory.outbox()` reports them. */
-  pending(scope?: MemoryScope): PendingWrite[] {
-    const now = Date.now();
-    return this.list(scope).map((entry) => ({
-      id: entry.id,
-      scope: entry.owner,
-      createdAt: entry.createdAt,
-      ageMs: Math.max(0, now - Date.parse(entry.createdAt)),
-      attempts: entry.attempts,
-      ...(entry.lastError !== undefined ? { lastError: entry.lastError } : {}),
-    }));
   }
 
   /**
