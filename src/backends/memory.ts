@@ -39,15 +39,19 @@ import { SqliteStore } from "../stores/sqlite.js";
 import type {
   AddMemoryOptions,
   AddResult,
-  MemoryBackend,
+  DeleteAllMemoryOptions,
+  GetAllMemoryOptions,
+  GetAllResult,
+  ManagedMemoryBackend,
   MemoryEvent,
+  MemoryHistoryEntry,
   MemoryEventType,
   MemoryItem,
   MemoryMetadata,
   ScoreDetails,
-  SearchFilters,
   SearchMemoryOptions,
   SearchResult,
+  UpdateMemoryOptions,
 } from "./base.js";
 import { resolveMemoryConfig, type MemoryConfig } from "./config.js";
 import { MemoryExtractor } from "./extraction.js";
@@ -111,56 +115,11 @@ export interface MemoryOptions {
   onError?: (error: unknown, write: PendingWrite) => void;
 }
 
-/** Options of `getAll`: mem0ai's, plus a cursor to page on. */
-export interface GetAllMemoryOptions extends MemoryScope {
-  /** Memories per page (default 20, as mem0ai). */
-  topK?: number;
-  /** Owner ids and metadata conditions. */
-  filters?: SearchFilters;
-  /** Also list memories whose `expirationDate` has passed (default false). */
-  showExpired?: boolean;
-  /** `nextCursor` of the previous page. */
-  cursor?: string;
-}
-
-/** Options of `update`, as mem0ai takes them. */
-export interface UpdateMemoryOptions {
-  /** The new text (embedded again; the old text stays in the history). */
-  text?: string;
-  /** Metadata merged over the memory's metadata. */
-  metadata?: MemoryMetadata;
-  /** Day (YYYY-MM-DD) after which the memory is treated as expired; `null` clears it. */
-  expirationDate?: string | Date | null;
-}
-
-/** Options of `deleteAll`: the owner whose memories are forgotten. */
-export type DeleteAllMemoryOptions = MemoryScope;
-
-/** One entry of a memory's change log, with mem0ai's field names. */
-export interface MemoryHistoryEntry {
-  id: string;
-  memory_id: string;
-  previous_value: string | null;
-  new_value: string | null;
-  action: HistoryEntry["event"];
-  created_at: string;
-  updated_at: string;
-  is_deleted: 0 | 1;
-  /** Who caused the change: a message role ("user", "assistant") or "api". */
-  actor: string | null;
-}
-
 /**
  * Default keyword weight. On LoCoMo with a word-based embedder, 0.5 to 1.5 score alike (1 is
  * marginally best); 0.5 keeps semantic similarity in charge with real embedding models.
  */
 export const DEFAULT_KEYWORD_WEIGHT = 0.5;
-
-export interface GetAllResult {
-  results: MemoryItem[];
-  /** Present when more memories follow: pass it as `cursor`. */
-  nextCursor?: string;
-}
 
 /** One `add` after validation: what an outbox entry keeps. */
 interface AddRequest {
@@ -371,7 +330,7 @@ function embedderName(embeddings: Embeddings): string {
  * `add` costs one LLM call and at most two embedding requests, whatever the number of facts;
  * every change is applied in one transaction and logged in the history.
  */
-export class Memory implements MemoryBackend {
+export class Memory implements ManagedMemoryBackend {
   readonly store: MemoryStorage;
   private readonly graphMemory?: GraphMemory;
   private readonly embeddings: Embeddings;
