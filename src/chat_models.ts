@@ -12,7 +12,12 @@ import type {
   StructuredOutputMethodOptions,
 } from "@langchain/core/language_models/base";
 import type { ModelProfile } from "@langchain/core/language_models/profile";
-import { AIMessage, type AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
+import {
+  AIMessage,
+  AIMessageChunk,
+  type BaseMessage,
+  type UsageMetadata,
+} from "@langchain/core/messages";
 import type { BaseCache } from "@langchain/core/caches";
 import {
   ChatGenerationChunk,
@@ -36,7 +41,9 @@ import {
 } from "./callbacks.js";
 import { parseOptions } from "./backends/options.js";
 import { Mem0ClosedError, Mem0ConfigError } from "./errors.js";
+import { MemoryToolkit } from "./memory_toolkit.js";
 import { MemoryRecall, recallOptionsShape, type MemoryRecallOptions } from "./recall.js";
+import { createMemoryTools, MEMORY_TOOL_NAMES, type MemoryToolsOptions } from "./tools.js";
 import { mergeScopes, requireScope, scopeFromRecord, type MemoryScope } from "./scope.js";
 import { validateFilter, type MetadataFilter } from "./stores/filters.js";
 import { countUsageOnce } from "./usage.js";
@@ -74,6 +81,29 @@ export interface Mem0ChatModelFields
   onMemoryError?: "continue" | "throw";
   /** Where warnings go when no `onError` is given (default `console.warn`). */
   logger?: MemoryRecallOptions["logger"];
+  /**
+   * Let the model also search, save, update and forget memories on purpose: the memory tools
+   * are bound next to the caller's own tools, and the wrapper runs their calls itself, for the
+   * call's scope, before the answer (or the caller's tool calls) comes back. Named so that
+   * `createAgent`, which refuses models with tools already bound, accepts the wrapper.
+   */
+  memoryTools?: boolean | MemoryToolsBinding;
+}
+
+/** What the model may do with the memory tools bound by `Mem0ChatModel`. */
+export interface MemoryToolsBinding extends Pick<
+  MemoryToolsOptions,
+  "include" | "topK" | "infer" | "memoryMetadata"
+> {
+  /** Model calls per chat call that may use memory tools (default 3); then it must answer. */
+  maxRounds?: number;
+}
+
+/** Set on copies made by `bindTools` when memory tools are on: the unbound model, the tools. */
+const MEMORY_TOOLS_BOUND = Symbol("mem0.memoryToolsBound");
+
+interface InternalFields extends Mem0ChatModelFields {
+  [MEMORY_TOOLS_BOUND]?: { base: BaseChatModel; toolkit: MemoryToolkit };
 }
 
 /** The wrapper's own settings, checked at construction (the inner model checks its own). */
@@ -85,6 +115,18 @@ const fieldsSchema = z.object({
   store: z.enum(["background", "await", "off"]).optional(),
   infer: z.boolean().optional(),
   memoryMetadata: z.record(z.string(), z.unknown()).optional(),
+  memoryTools: z
+    .union([
+      z.boolean(),
+      z.object({
+        include: z.array(z.enum(MEMORY_TOOL_NAMES)).min(1).optional(),
+        topK: z.number().int().min(1).max(100).optional(),
+        infer: z.boolean().optional(),
+        memoryMetadata: z.record(z.string(), z.unknown()).optional(),
+        maxRounds: z.number().int().min(1).max(20).optional(),
+      }),
+    ])
+    .optional(),
 });
 
 const MISSING_SCOPE_HINT =
@@ -207,6 +249,8 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
   readonly handler?: Mem0MemoryCallbackHandler;
 
   private readonly fields: Mem0ChatModelFields;
+  /** The memory tools run by this wrapper (`memoryTools` option), and the model unbound. */
+  private readonly memoryToolkit?: { base: BaseChatModel; toolkit: MemoryToolkit };
   /** The `cache` option, applied after memories are injected (see `_generate`). */
   private readonly answerCache?: BaseCache;
   private closed = false;
@@ -243,8 +287,13 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     this.answerCache = this.cache;
     this.cache = undefined;
     this.fields = fields;
-    this.model = fields.model;
     this.memory = fields.memory;
+    const bound = (fields as InternalFields)[MEMORY_TOOLS_BOUND];
+    this.memoryToolkit = bound ?? this.createToolkit(fields, handler);
+    this.model =
+      this.memoryToolkit && !bound
+        ? this.memoryToolkit.base.bindTools!(this.memoryToolkit.toolkit.tools)
+        : fields.model;
     this.scope = scopeFromRecord(fields);
     this.recall = new MemoryRecall(fields.memory, fields);
     this.storeMode = fields.store ?? "background";
@@ -378,15 +427,43 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     return [config, callOptions];
   }
 
+  /** The memory tools of the `memoryTools` option, for the model to be bound with them. */
+  private createToolkit(
+    fields: Mem0ChatModelFields,
+    handler: Mem0MemoryCallbackHandler | undefined,
+  ): { base: BaseChatModel; toolkit: MemoryToolkit } | undefined {
+    if (!fields.memoryTools) return undefined;
+    const base = fields.model as BaseChatModel;
+    if (typeof base.bindTools !== "function" || hasBoundTools(base)) {
+      throw new Mem0ConfigError(
+        "memoryTools needs the chat model itself (e.g. new ChatOpenAI()), not a runnable " +
+          "derived from it; bind your own tools on the Mem0ChatModel: model.bindTools(tools).",
+      );
+    }
+    const { maxRounds = 3, ...toolOptions } = fields.memoryTools === true ? {} : fields.memoryTools;
+    const tools = createMemoryTools(fields.memory, {
+      ...toolOptions,
+      handler,
+      writeQueue: fields.writeQueue,
+    });
+    return { base, toolkit: new MemoryToolkit(tools, maxRounds) };
+  }
+
   /** A copy of this model around another inner runnable, sharing memory and write queue. */
   private withInner(model: Runnable<BaseLanguageModelInput, AIMessageChunk>): Mem0ChatModel {
-    return new Mem0ChatModel({ ...this.fields, model, handler: this.handler });
+    const fields: InternalFields = { ...this.fields, model, handler: this.handler };
+    if (this.memoryToolkit) fields[MEMORY_TOOLS_BOUND] = this.memoryToolkit;
+    return new Mem0ChatModel(fields);
   }
 
   override bindTools(
     tools: BindToolsInput[],
     kwargs?: Partial<Mem0ChatModelCallOptions>,
   ): Mem0ChatModel {
+    if (this.memoryToolkit) {
+      const { base, toolkit } = this.memoryToolkit;
+      return this.withInner(base.bindTools!([...toolkit.tools, ...tools], kwargs as never));
+    }
     const inner = this.model as BaseChatModel;
     if (typeof inner.bindTools !== "function") {
       throw new Mem0ConfigError(
@@ -401,7 +478,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     outputSchema: Parameters<BaseChatModel["withStructuredOutput"]>[0],
     config?: StructuredOutputMethodOptions<boolean>,
   ): Runnable<BaseLanguageModelInput, RunOutput> {
-    const inner = this.model as BaseChatModel;
+    const inner = (this.memoryToolkit?.base ?? this.model) as BaseChatModel;
     const usesBaseImplementation =
       inner.withStructuredOutput === BaseChatModel.prototype.withStructuredOutput;
     if (
@@ -489,7 +566,40 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       ...innerCallOptions(options),
       callbacks: childCallbacks(runManager, ["langsmith:nostream"]),
     };
-    return { prepared, innerOptions, scope };
+    return { prepared, innerOptions, scope, toolCallbacks: childCallbacks(runManager) };
+  }
+
+  /**
+   * The inner model's answer; with memory tools, after running the memory tool calls it made
+   * (at most `maxRounds` model calls), without those calls and with the usage of every round.
+   */
+  private async answer(
+    prepared: BaseMessage[],
+    call: Awaited<ReturnType<Mem0ChatModel["startCall"]>>,
+  ): Promise<AIMessageChunk> {
+    const { innerOptions, scope, toolCallbacks } = call;
+    const tools = this.memoryToolkit?.toolkit;
+    if (!tools) return this.model.invoke(prepared, innerOptions);
+    let conversation = prepared;
+    let usage: UsageMetadata | undefined;
+    for (let round = 1; ; round++) {
+      const message = await this.model.invoke(conversation, innerOptions);
+      usage = addUsage(usage, message.usage_metadata);
+      const memoryCalls = tools.memoryCalls(message);
+      const last = memoryCalls.length === 0 || round >= tools.maxRounds;
+      const results = last
+        ? []
+        : await tools.run(memoryCalls, scope, {
+            signal: innerOptions.signal,
+            callbacks: toolCallbacks,
+          });
+      if (last || tools.otherCalls(message).length > 0) {
+        const answer = tools.strip(message);
+        answer.usage_metadata = usage;
+        return answer;
+      }
+      conversation = [...conversation, message, ...results];
+    }
   }
 
   async _generate(
@@ -497,7 +607,8 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): Promise<ChatResult> {
-    const { prepared, innerOptions, scope } = await this.startCall(messages, options, runManager);
+    const call = await this.startCall(messages, options, runManager);
+    const { prepared, scope } = call;
     // The cache key is what decides the answer: the final prompt (memories included), the
     // inner model and its call options, and whose call it is.
     const key = this.answerCache && {
@@ -508,7 +619,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       const cached = await this.answerCache.lookup(key.prompt, key.llmString);
       if (cached?.length) return { generations: cached.map(asCachedGeneration) };
     }
-    const message = await this.model.invoke(prepared, innerOptions);
+    const message = await this.answer(prepared, call);
     const usage = message.usage_metadata;
     const generations = [{ message, text: message.text }];
     if (this.answerCache && key)
@@ -532,20 +643,50 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
-    const { prepared, innerOptions } = await this.startCall(messages, options, runManager);
+    const { prepared, innerOptions, scope, toolCallbacks } = await this.startCall(
+      messages,
+      options,
+      runManager,
+    );
+    const tools = this.memoryToolkit?.toolkit;
+    const reportToken = (chunk: ChatGenerationChunk) =>
+      runManager?.handleLLMNewToken(chunk.text, undefined, undefined, undefined, undefined, {
+        chunk,
+      });
+    const generationChunk = (message: AIMessageChunk) =>
+      new ChatGenerationChunk({ message, text: message.text });
     let complete = false;
     try {
-      for await (const message of await this.model.stream(prepared, innerOptions)) {
-        const chunk = new ChatGenerationChunk({ message, text: message.text });
-        yield chunk;
-        await runManager?.handleLLMNewToken(
-          chunk.text,
-          undefined,
-          undefined,
-          undefined,
-          undefined,
-          { chunk },
-        );
+      let conversation = prepared;
+      for (let round = 1; ; round++) {
+        let aggregate: AIMessageChunk | undefined;
+        for await (const message of await this.model.stream(conversation, innerOptions)) {
+          // With memory tools, tool call pieces wait for the end of the round: memory tool
+          // calls stay inside.
+          if (tools) aggregate = aggregate ? aggregate.concat(message) : message;
+          const chunk = generationChunk(tools ? tools.withoutToolCalls(message) : message);
+          yield chunk;
+          await reportToken(chunk);
+        }
+        if (!tools || !aggregate) break;
+        const memoryCalls = tools.memoryCalls(aggregate);
+        const last = memoryCalls.length === 0 || round >= tools.maxRounds;
+        const results = last
+          ? []
+          : await tools.run(memoryCalls, scope, {
+              signal: innerOptions.signal,
+              callbacks: toolCallbacks,
+            });
+        if (last || tools.otherCalls(aggregate).length > 0) {
+          const calls = tools.otherCallsChunk(aggregate);
+          if (calls) {
+            const chunk = generationChunk(calls);
+            yield chunk;
+            await reportToken(chunk);
+          }
+          break;
+        }
+        conversation = [...conversation, aggregate, ...results];
       }
       complete = true;
     } finally {
@@ -554,4 +695,28 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       if (!complete && runManager) this.handler?.forgetRun(runManager.runId);
     }
   }
+}
+
+/**
+ * Whether tools are bound already: in a binding's kwargs or config (what `createAgent`
+ * checks) or in a model's default options (ChatOpenAI's `bindTools`).
+ */
+function hasBoundTools(model: unknown): boolean {
+  const withTools = (value: unknown) =>
+    Array.isArray((value as { tools?: unknown } | undefined)?.tools) &&
+    (value as { tools: unknown[] }).tools.length > 0;
+  if (RunnableBinding.isRunnableBinding(model)) {
+    return withTools(model.kwargs) || withTools(model.config) || hasBoundTools(model.bound);
+  }
+  return withTools((model as { defaultOptions?: unknown }).defaultOptions);
+}
+
+/** Token counts of two model calls added up. */
+function addUsage(total: UsageMetadata | undefined, next: UsageMetadata | undefined) {
+  if (!total || !next) return total ?? next;
+  return {
+    input_tokens: total.input_tokens + next.input_tokens,
+    output_tokens: total.output_tokens + next.output_tokens,
+    total_tokens: total.total_tokens + next.total_tokens,
+  };
 }

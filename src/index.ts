@@ -2,7 +2,20 @@ export {
   Mem0ChatModel,
   type Mem0ChatModelCallOptions,
   type Mem0ChatModelFields,
+  type MemoryToolsBinding,
 } from "./chat_models.js";
+export {
+  MEMORY_TOOL_NAMES,
+  createMemoryTools,
+  type MemoryToolName,
+  type MemoryToolsOptions,
+} from "./tools.js";
+export {
+  ScopedMemory,
+  type ScopedAddOptions,
+  type ScopedListOptions,
+  type ScopedSearchOptions,
+} from "./scoped_memory.js";
 export {
   MemoryRecall,
   memoryDocuments,

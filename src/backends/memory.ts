@@ -390,9 +390,12 @@ export class Memory implements ManagedMemoryBackend {
     this.onWriteError = (parsed.onError as MemoryOptions["onError"]) ?? this.warnWriteError;
     if (parsed.recoverOnOpen !== false) {
       // After construction returns: replaying needs the LLM and must not block the caller.
+      // Only leftovers: writes this Memory queues meanwhile are applied by their own caller,
+      // which needs their result.
+      const openedAt = new Date().toISOString();
       this.track(
         new Promise((resolve) => setImmediate(resolve)).then(() =>
-          this.closed ? 0 : this.recover(),
+          this.closed ? 0 : this.recover({ queuedBefore: openedAt }),
         ),
       );
     }
@@ -1009,12 +1012,16 @@ export class Memory implements ManagedMemoryBackend {
   /**
    * Applies every queued write left in the outbox (by a crash, a closed process or failed
    * attempts), oldest first per owner; writes that failed `maxAttempts` times are left alone
-   * unless `retryFailed`. Resolves with how many were applied; failures go to `onError`.
+   * unless `retryFailed`. `queuedBefore` (ISO time) limits it to writes queued earlier.
+   * Resolves with how many were applied; failures go to `onError`.
    */
-  async recover(options: { retryFailed?: boolean } = {}): Promise<number> {
+  async recover(options: { retryFailed?: boolean; queuedBefore?: string } = {}): Promise<number> {
     this.assertOpen();
+    const { queuedBefore } = options;
     const entries = (await this.store.listOutbox()).filter(
-      (entry) => options.retryFailed || entry.attempts < this.maxAttempts,
+      (entry) =>
+        (options.retryFailed || entry.attempts < this.maxAttempts) &&
+        (queuedBefore === undefined || entry.createdAt < queuedBefore),
     );
     let applied = 0;
     let next = 0;
