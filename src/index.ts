@@ -10,6 +10,7 @@ export {
   type MemoryToolName,
   type MemoryToolsOptions,
 } from "./tools.js";
+export { MemoryRetriever, type MemoryRetrieverOptions } from "./retriever.js";
 export {
   ScopedMemory,
   type ScopedAddOptions,

@@ -19,6 +19,7 @@ import { KeyedLock } from "../keyed_lock.js";
 import { consoleLogger, type Mem0Logger } from "../logger.js";
 import { toBaseMessages, toConversation, type ConversationMessage } from "../messages.js";
 import { Redactor, type RedactOption } from "../redaction.js";
+import { MemoryRetriever, type MemoryRetrieverOptions } from "../retriever.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type {
   ApplyOptions,
@@ -893,6 +894,14 @@ export class Memory implements ManagedMemoryBackend {
     );
     await this.locks.run(scopeKey(owner), () => this.store.deleteScope(owner));
     return { message: "Memories deleted successfully!" };
+  }
+
+  /**
+   * One owner's memories as a LangChain retriever (`Document`s with `id` and `score` in their
+   * metadata), for retrieval chains.
+   */
+  asRetriever(options: MemoryRetrieverOptions): MemoryRetriever {
+    return new MemoryRetriever(this, options);
   }
 
   /** The change log of a memory, newest first (mem0ai's field names). */
