@@ -72,11 +72,17 @@ export function tempDir(prefix: string) {
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A local engine on a fresh SQLite file, with hash embeddings and the server's LLM. */
+/** A fresh SQLite file name in `dir`. */
+export function newStoreFile(dir: string): string {
+  return path.join(dir, `memory-${Math.random().toString(36).slice(2)}.db`);
+}
+
+/** A local engine on the SQLite file, with hash embeddings and the server's LLM. */
+export function openMemory(server: ScriptedServer, file: string): Memory {
+  return new Memory({ llm: server.chatModel(), embeddings: new HashEmbeddings(), path: file });
+}
+
+/** A local engine on a fresh SQLite file. */
 export function newMemory(server: ScriptedServer, dir: string): Memory {
-  return new Memory({
-    llm: server.chatModel(),
-    embeddings: new HashEmbeddings(),
-    path: path.join(dir, `memory-${Math.random().toString(36).slice(2)}.db`),
-  });
+  return openMemory(server, newStoreFile(dir));
 }
