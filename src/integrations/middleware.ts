@@ -5,7 +5,7 @@ import {
   getCallbackManagerForConfig,
   type RunnableConfig,
 } from "@langchain/core/runnables";
-import { createMiddleware } from "langchain";
+import { createMiddleware, type AgentMiddleware } from "langchain";
 import { z } from "zod";
 import type { MemoryBackend } from "../backends/base.js";
 import { parseOptions } from "../backends/options.js";
@@ -101,6 +101,14 @@ export interface Mem0MiddlewareControls {
   close(options?: FlushOptions): Promise<void>;
 }
 
+/** The middleware `mem0Middleware` returns: an agent middleware with memory controls. */
+export type Mem0Middleware = AgentMiddleware<
+  undefined,
+  typeof mem0ContextSchema,
+  z.infer<typeof mem0ContextSchema>
+> &
+  Mem0MiddlewareControls;
+
 /**
  * The messages of the last agent turn: from the user's message(s) that follow the previous
  * final answer (an assistant message without tool calls) to the end, system messages left out.
@@ -141,7 +149,7 @@ function currentHandlers(config: RunnableConfig): BaseCallbackHandler[] | undefi
  * await agent.invoke({ messages: [new HumanMessage("I'm vegetarian.")] }, { context: { userId: "alice" } });
  * ```
  */
-export function mem0Middleware(options: Mem0MiddlewareOptions) {
+export function mem0Middleware(options: Mem0MiddlewareOptions): Mem0Middleware {
   if (typeof options?.memory?.search !== "function" || typeof options.memory.add !== "function") {
     throw new Mem0ConfigError(
       "mem0Middleware needs `memory`: a MemoryBackend such as `new Memory({ llm, embeddings })`.",
