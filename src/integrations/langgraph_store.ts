@@ -13,7 +13,7 @@ import { z } from "zod";
 import type { MemoryBackend, MemoryItem, MemoryMetadata } from "../backends/base.js";
 import { ownerOf } from "../backends/base.js";
 import { parseOptions } from "../backends/options.js";
-import type { Mem0MemoryCallbackHandler } from "../callbacks.js";
+import { storageHandler, type Mem0MemoryCallbackHandler } from "../callbacks.js";
 import { Mem0ConfigError, Mem0InputError } from "../errors.js";
 import type { MemoryScope } from "../scope.js";
 import { ScopedMemory } from "../scoped_memory.js";
@@ -150,7 +150,8 @@ function matches(namespace: string[], condition: MatchCondition): boolean {
 export class Mem0Store extends BaseStore {
   readonly memory: MemoryBackend;
   readonly layout: string[];
-  private readonly handler?: Mem0MemoryCallbackHandler;
+  /** The write path of every put: one queue, so the store's writes stay in order. */
+  private readonly handler: Mem0MemoryCallbackHandler;
 
   constructor(options: Mem0StoreOptions) {
     super();
@@ -166,7 +167,9 @@ export class Mem0Store extends BaseStore {
           'e.g. ["memories", "{user_id}"].',
       );
     }
-    this.handler = options.handler;
+    this.handler =
+      options.handler ??
+      (storageHandler(options.memory, { store: "await" }) as Mem0MemoryCallbackHandler);
   }
 
   override async batch<Op extends Operation[]>(operations: Op): Promise<OperationResults<Op>> {
