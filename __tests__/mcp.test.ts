@@ -312,6 +312,33 @@ describe("MCP server over streamable HTTP", () => {
     await client.close();
   });
 
+  it("answers malformed requests with JSON-RPC errors", async () => {
+    running = await startMcpServer({ memory, transport: "http", port: 0, userId: "bob" });
+    const post = (body: string, url = running!.url!) =>
+      fetch(url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body,
+      });
+    const oversize = await post(JSON.stringify({ padding: "x".repeat(1_100_000) }));
+    expect(oversize.status).toBe(413);
+    expect(await oversize.json()).toMatchObject({ error: { message: "body too large" } });
+    expect((await post("{not json")).status).toBe(400);
+    expect(
+      (await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }))).status,
+    ).toBe(400);
+    expect((await post("{}", running.url!.replace("/mcp", "/other"))).status).toBe(404);
+    const unknownSession = await fetch(running.url!, {
+      method: "POST",
+      headers: { "content-type": "application/json", "mcp-session-id": "nope" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(unknownSession.status).toBe(404);
+  });
+
   it("refuses to listen beyond loopback without an apiKey", async () => {
     await expect(startMcpServer({ memory, transport: "http", host: "0.0.0.0" })).rejects.toThrow(
       Mem0ConfigError,

@@ -388,6 +388,11 @@ export async function startMcpServer(options: StartMcpServerOptions): Promise<Ru
   let port = 0;
   const http = createServer((request, response) => {
     handle(request, response).catch((error: { status?: number; message?: string }) => {
+      if (error.status === 413) {
+        // The rest of the body is not read: the connection cannot carry another request.
+        response.setHeader("connection", "close");
+        response.once("finish", () => request.destroy());
+      }
       if (!response.headersSent) sendError(response, error.status ?? 500, error.message ?? "error");
       else response.end();
     });
