@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Memory } from "../backends/memory.js";
 import { Mem0ConfigError } from "../errors.js";
-import { startMcpServer, type StartMcpServerOptions } from "../integrations/mcp.js";
+import type { StartMcpServerOptions } from "../integrations/mcp.js";
 
 const USAGE = `Usage: langchain-mem0-mcp [options]
   --user <id>       serve this user's memories (required on stdio)
@@ -69,8 +69,25 @@ function parseMcpArgs(argv: string[]): {
   };
 }
 
+/** The server module; its SDK is an optional peer, so say how to get it when it is missing. */
+async function loadServer() {
+  try {
+    return await import("../integrations/mcp.js");
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
+      throw new Mem0ConfigError(
+        "the MCP server needs @modelcontextprotocol/sdk: npm install @modelcontextprotocol/sdk",
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
 async function main() {
   const { config, options } = parseMcpArgs(process.argv.slice(2));
+  const { startMcpServer } = await loadServer();
   const memory = await Memory.fromConfig(config ? JSON.parse(readFileSync(config, "utf8")) : {});
   const server = await startMcpServer({ ...options, memory });
   // stdout is the protocol channel on stdio: everything else goes to stderr.
