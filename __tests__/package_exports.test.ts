@@ -58,12 +58,22 @@ const SMOKE_SCRIPTS: Record<Format, string> = {
 };
 
 const ENTRY_POINTS = [
-  { specifier: "langchain-mem0", expected: ["Mem0ChatModel", "Mem0Error"] },
+  {
+    specifier: "langchain-mem0",
+    expected: ["Mem0ChatModel", "Mem0Error", "createMemoryTools", "MemoryRetriever"],
+  },
   {
     specifier: "langchain-mem0/testing",
     expected: ["FakeOpenAIServer", "HashEmbeddings", "hashEmbedding"],
   },
+  { specifier: "langchain-mem0/agents", expected: ["mem0Middleware", "mem0ContextSchema"] },
+  { specifier: "langchain-mem0/langgraph", expected: ["Mem0Store"] },
+  { specifier: "langchain-mem0/mcp", expected: ["createMcpServer", "startMcpServer"] },
 ];
+
+/** Packages the root entry must not load: they are optional peers of the subpath entries. */
+const OPTIONAL_PEERS =
+  /[\\/]node_modules[\\/](langchain|@langchain[\\/]langgraph|@modelcontextprotocol)[\\/]/;
 
 let consumerDir: string;
 
@@ -81,6 +91,8 @@ beforeAll(async () => {
   const entryFiles = ["esm", "cjs"].flatMap((format) => [
     join(repoRoot, "dist", format, "index.js"),
     join(repoRoot, "dist", format, "testing", "index.js"),
+    join(repoRoot, "dist", format, "integrations", "mcp.js"),
+    join(repoRoot, "dist", format, "bin", "mcp.js"),
   ]);
   if (!entryFiles.every((file) => existsSync(file))) {
     await run("npm", ["run", "build"], { cwd: repoRoot, env: childEnv });
@@ -112,6 +124,16 @@ describe.each(ENTRY_POINTS)("$specifier", ({ specifier, expected }) => {
     });
     expect(imported.names).toEqual(required.names);
   });
+});
+
+test("the root entry loads none of the optional peers", async () => {
+  const { loaded } = await runNode<{ loaded: string[] }>(
+    "cjs",
+    `require("langchain-mem0");
+     const pattern = ${OPTIONAL_PEERS};
+     console.log(JSON.stringify({ loaded: Object.keys(require.cache).filter((f) => pattern.test(f)) }));`,
+  );
+  expect(loaded).toEqual([]);
 });
 
 test.each(["cjs", "esm"] as const)("the built testing helpers work under %s", async (format) => {

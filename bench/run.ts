@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { addCost } from "./add_cost.js";
+import { agentsOverhead } from "./agents.js";
 import { footprint } from "./footprint.js";
 import { locomo } from "./locomo.js";
 import {
@@ -27,6 +28,7 @@ const SECTIONS: Record<string, (context: BenchContext) => Promise<SectionResult>
   wrapper: wrapperOverhead,
   locomo,
   footprint,
+  agents: agentsOverhead,
 };
 
 function parseOptions() {

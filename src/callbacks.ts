@@ -13,7 +13,8 @@ import { MemoryOperationError } from "./errors.js";
 import { consoleLogger, type Mem0Logger } from "./logger.js";
 import { messageRole, messageText } from "./messages.js";
 import { mergeScopes, requireScope, scopeFromRecord, scopeKey, type MemoryScope } from "./scope.js";
-import { WriteQueue, type WriteOutcome } from "./write_queue.js";
+import type { MemoryErrorContext } from "./recall.js";
+import { WriteQueue, type WriteOutcome, type WriteQueueOptions } from "./write_queue.js";
 import { startMemoryWriteRun } from "./write_run.js";
 
 /** How conversations are stored after a call. */
@@ -53,9 +54,8 @@ export interface Mem0MemoryCallbackHandlerOptions {
   throwOnError?: boolean;
 }
 
-/** A conversation to store and the chat run it comes from. */
-interface StoredRun {
-  messages: BaseMessage[];
+/** Whose a write is, and the run it comes from. */
+export interface WriteTarget {
   scope: MemoryScope;
   metadata?: MemoryMetadata;
   /** Run manager of the chat run: failure events go to it, its tracers trace the write. */
@@ -66,6 +66,13 @@ interface StoredRun {
   handlers?: BaseCallbackHandler[];
   /** The chat call's signal: in "await" mode the write stops with the call. */
   signal?: AbortSignal;
+  /** Overrides the handler's `infer` for this write. */
+  infer?: boolean;
+}
+
+/** A conversation to store and the chat run it comes from. */
+interface StoredRun extends WriteTarget {
+  messages: BaseMessage[];
   /** Removes the abort listener of `signal`. */
   release?: () => void;
 }
@@ -193,63 +200,83 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
 
   /**
    * Enqueues `[...new turn of messages, answer]` for storage; in "await" mode waits for it.
-   * Empty answers are left out; a call with nothing new to store enqueues nothing. Each
-   * stored turn is traced as one `Mem0MemoryWrite` run (over all its attempts), its own
-   * trace, linked to the chat run by `mem0_chat_run_id`.
+   * Empty answers are left out; a call with nothing new to store enqueues nothing.
    */
   async store(run: StoredRun, answer?: BaseMessage): Promise<WriteOutcome<AddResult> | undefined> {
     const conversation = newTurn(run.messages);
     if (answer && messageText(answer).length > 0) conversation.push(answer);
+    return this.write(conversation, run);
+  }
+
+  /**
+   * Stores a conversation for a scope: committed to the backend's durable outbox (when it has
+   * one) before this resolves, then applied by the write queue, in order per scope. Each
+   * write is traced as one `Mem0MemoryWrite` run, its own trace, linked to the chat run by
+   * `mem0_chat_run_id`. In "background" mode it resolves once the write is queued; in "await"
+   * mode, or with `wait: true`, once it is applied. With `wait: true` a failure is only
+   * returned (the caller handles it), not reported to `onError`.
+   */
+  async write(
+    conversation: BaseMessage[],
+    target: WriteTarget,
+    options: { wait?: boolean } = {},
+  ): Promise<WriteOutcome<AddResult> | undefined> {
     if (conversation.length === 0) return undefined;
+    const report = (error: unknown, scope: MemoryScope) => {
+      if (!options.wait) this.report({ error, scope, messages: conversation }, target.events);
+    };
     let scope: MemoryScope;
     try {
-      scope = requireScope(run.scope);
+      scope = requireScope(target.scope);
     } catch (error) {
-      this.report({ error, scope: run.scope, messages: conversation }, run.events);
+      report(error, target.scope);
       return { ok: false, error };
     }
-    const metadata = { ...this.metadata, ...run.metadata };
-    const options = {
+    const metadata = { ...this.metadata, ...target.metadata };
+    const addOptions = {
       ...scope,
       metadata: Object.keys(metadata).length > 0 ? metadata : undefined,
-      infer: this.infer,
+      infer: target.infer ?? this.infer,
     };
+    const raise = this.raiseError && !options.wait;
     // A durable backend commits the turn now, before the chat call returns: a crash from here
     // on loses nothing, and the queue only applies it.
     let entryId: string | undefined;
     if (isDurableBackend(this.backend)) {
       try {
-        entryId = await this.backend.enqueue(conversation, options);
+        entryId = await this.backend.enqueue(conversation, addOptions);
       } catch (error) {
-        this.report({ error, scope, messages: conversation }, run.events);
-        if (this.raiseError) {
+        report(error, scope);
+        if (raise) {
           throw new MemoryOperationError("Storing the conversation in memory failed.", {
             cause: error,
           });
         }
         return { ok: false, error };
       }
-      if (entryId === undefined) return undefined;
+      if (entryId === undefined)
+        return options.wait ? { ok: true, value: { results: [] } } : undefined;
     }
     const backend = this.backend;
     // Started by the write itself, so the run spans the write, not its wait in line; tracing
     // never fails a write.
     let writeRun: Promise<CallbackManagerForChainRun | undefined> | undefined;
+    const waits = options.wait === true || this.mode === "await";
     const outcome = this.queue.enqueue({
       key: scopeKey(scope),
-      signal: this.mode === "await" ? run.signal : undefined,
+      signal: waits ? target.signal : undefined,
       run: async (signal) => {
         writeRun ??= startMemoryWriteRun({
           messages: conversation,
           scope,
-          chatRunId: run.chatRunId ?? run.events?.runId,
-          handlers: run.events?.handlers ?? run.handlers,
+          chatRunId: target.chatRunId ?? target.events?.runId,
+          handlers: target.events?.handlers ?? target.handlers,
         }).catch(() => undefined);
         const callbacks = (await writeRun)?.getChild();
         if (entryId !== undefined && isDurableBackend(backend)) {
           return (await backend.applyQueued(entryId, { signal, callbacks })) ?? { results: [] };
         }
-        return backend.add(conversation, { ...options, signal, callbacks });
+        return backend.add(conversation, { ...addOptions, signal, callbacks });
       },
       settle: async (result) => {
         const traced = await writeRun;
@@ -258,12 +285,11 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
       },
     });
     void outcome.then((result) => {
-      if (!result.ok)
-        this.report({ error: result.error, scope, messages: conversation }, run.events);
+      if (!result.ok) report(result.error, scope);
     });
-    if (this.mode === "background") return undefined;
+    if (!waits) return undefined;
     const result = await outcome;
-    if (!result.ok && this.raiseError) {
+    if (!result.ok && raise) {
       throw new MemoryOperationError("Storing the conversation in memory failed.", {
         cause: result.error,
       });
@@ -278,4 +304,50 @@ export class Mem0MemoryCallbackHandler extends BaseCallbackHandler {
       void events?.handleCustomEvent(MEMORY_WRITE_ERROR_EVENT, failure).catch(() => undefined);
     }
   }
+}
+
+/**
+ * How conversations are stored: the write-side options `Mem0ChatModel`, `mem0Middleware` and
+ * the memory tools share.
+ */
+export interface MemoryStorageOptions {
+  /** Metadata stored with every memory created. */
+  memoryMetadata?: MemoryMetadata;
+  /** `"background"` (default), `"await"` (the call waits for storage) or `"off"`. */
+  store?: StoreMode;
+  /** `false` stores messages verbatim instead of extracting facts (default `true`). */
+  infer?: boolean;
+  /** Deadline of background writes. */
+  writeQueue?: WriteQueueOptions;
+  /** Share one storage handler (and its write queue) between front doors; built when absent. */
+  handler?: Mem0MemoryCallbackHandler;
+  /** `"throw"`: in `"await"` mode a failed write fails the call (default `"continue"`). */
+  onMemoryError?: "continue" | "throw";
+  /** Called for every failed write, with the conversation so nothing is lost. */
+  onError?: (error: unknown, context: MemoryErrorContext) => void;
+  /** Where warnings go when no `onError` is given (default `console.warn`). */
+  logger?: Mem0Logger;
+}
+
+/** The storage handler the options describe: `handler`, a new one, or none for `store: "off"`. */
+export function storageHandler(
+  backend: MemoryBackend,
+  options: MemoryStorageOptions,
+): Mem0MemoryCallbackHandler | undefined {
+  const mode = options.store ?? "background";
+  if (mode === "off") return undefined;
+  if (options.handler) return options.handler;
+  const { onError } = options;
+  return new Mem0MemoryCallbackHandler({
+    backend,
+    metadata: options.memoryMetadata,
+    infer: options.infer,
+    mode,
+    queue: new WriteQueue(options.writeQueue),
+    throwOnError: options.onMemoryError === "throw",
+    onError: onError
+      ? (failure: MemoryWriteFailure) => onError(failure.error, { stage: "store", ...failure })
+      : undefined,
+    logger: options.logger,
+  });
 }

@@ -1,7 +1,5 @@
 import { CallbackManager, type CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
-import { Document } from "@langchain/core/documents";
-import type { SerializedNotImplemented } from "@langchain/core/load/serializable";
 import {
   BaseChatModel,
   type BaseChatModelCallOptions,
@@ -14,7 +12,12 @@ import type {
   StructuredOutputMethodOptions,
 } from "@langchain/core/language_models/base";
 import type { ModelProfile } from "@langchain/core/language_models/profile";
-import { AIMessage, type AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
+import {
+  AIMessage,
+  AIMessageChunk,
+  type BaseMessage,
+  type UsageMetadata,
+} from "@langchain/core/messages";
 import type { BaseCache } from "@langchain/core/caches";
 import {
   ChatGenerationChunk,
@@ -29,27 +32,22 @@ import {
   RunnableLambda,
   type RunnableConfig,
 } from "@langchain/core/runnables";
-import type { MemoryBackend, MemoryMetadata, SearchResult } from "./backends/base.js";
-import { Mem0MemoryCallbackHandler, type MemoryWriteFailure, type StoreMode } from "./callbacks.js";
-import { parseOptions } from "./backends/options.js";
-import { abortable, anySignal } from "./abort.js";
-import { Mem0ClosedError, Mem0ConfigError, Mem0TimeoutError } from "./errors.js";
+import type { MemoryBackend, MemoryMetadata } from "./backends/base.js";
 import {
-  DEFAULT_MEMORY_SYSTEM_PROMPT,
-  buildSearchQuery,
-  formatMemoryBlock,
-  formatRelation,
-  injectMemories,
-  type InjectionTarget,
-  type MemoryFormatter,
-} from "./formatting.js";
-import { consoleLogger, type Mem0Logger } from "./logger.js";
-import { messageRole } from "./messages.js";
+  storageHandler,
+  type Mem0MemoryCallbackHandler,
+  type MemoryStorageOptions,
+  type StoreMode,
+} from "./callbacks.js";
+import { parseOptions } from "./backends/options.js";
+import { Mem0ClosedError, Mem0ConfigError } from "./errors.js";
+import { MemoryToolkit } from "./memory_toolkit.js";
+import { MemoryRecall, recallOptionsShape, type MemoryRecallOptions } from "./recall.js";
+import { createMemoryTools, MEMORY_TOOL_NAMES, type MemoryToolsOptions } from "./tools.js";
 import { mergeScopes, requireScope, scopeFromRecord, type MemoryScope } from "./scope.js";
 import { validateFilter, type MetadataFilter } from "./stores/filters.js";
 import { countUsageOnce } from "./usage.js";
-import type { FlushOptions, WriteQueueOptions } from "./write_queue.js";
-import { WriteQueue } from "./write_queue.js";
+import type { FlushOptions } from "./write_queue.js";
 
 /** Per-call options on top of the inner model's own. */
 export interface Mem0ChatModelCallOptions extends BaseChatModelCallOptions {
@@ -65,18 +63,8 @@ export interface Mem0ChatModelCallOptions extends BaseChatModelCallOptions {
   memoryMetadata?: MemoryMetadata;
 }
 
-/** Where a memory failure happened. */
-export interface MemoryErrorContext {
-  stage: "retrieve" | "store";
-  scope: MemoryScope;
-  /** The conversation that could not be stored (store failures only). */
-  messages?: BaseMessage[];
-}
-
-/** When memories are retrieved: on user turns (Mem0 proxy behaviour), on every call, or never. */
-export type RetrievalMode = "user_turn" | "always" | "off";
-
-export interface Mem0ChatModelFields extends BaseChatModelParams {
+export interface Mem0ChatModelFields
+  extends BaseChatModelParams, MemoryRecallOptions, MemoryStorageOptions {
   /** The chat model to give memory to (or a runnable returned by its `bindTools`). */
   model: BaseChatModel | Runnable<BaseLanguageModelInput, AIMessageChunk>;
   /** The memory backend: the local `Memory` engine, the platform client, or any adapter. */
@@ -87,65 +75,58 @@ export interface Mem0ChatModelFields extends BaseChatModelParams {
   agentId?: string;
   /** Fixed run id; per call, `configurable.run_id` or `run_id` override it. */
   runId?: string;
-  /** Metadata filter applied to every retrieval. */
-  filters?: MetadataFilter;
-  /** Metadata stored with every memory this model creates. */
-  memoryMetadata?: MemoryMetadata;
-  /** Memories retrieved per call (default 10). */
-  topK?: number;
-  /** Minimum relevance score of a retrieved memory. */
-  threshold?: number;
-  /** Messages used to build the retrieval query (default 6, as in the Mem0 proxy). */
-  queryWindow?: number;
-  /** When to retrieve (default `"user_turn"`: only when the last message is a user message). */
-  retrieval?: RetrievalMode;
-  /** Where memories go: `"user"` (default, before the last user message) or `"system"`. */
-  injection?: InjectionTarget;
-  /** System prompt added when the conversation has none and memories are injected. */
-  systemPrompt?: string;
-  /** Custom memory-to-text formatter; return "" to inject nothing. */
-  formatMemories?: MemoryFormatter;
-  /** `"background"` (default), `"await"` (the call waits for storage) or `"off"`. */
-  store?: StoreMode;
-  /** `false` stores messages verbatim instead of extracting facts (default `true`). */
-  infer?: boolean;
+  /** Called for every memory failure (retrieval, or storage). */
+  onError?: MemoryRecallOptions["onError"];
   /** `"continue"` (default): a memory failure never breaks the chat call; `"throw"`: it does. */
   onMemoryError?: "continue" | "throw";
-  /** Called for every memory failure (retrieval, or storage after retries). */
-  onError?: (error: unknown, context: MemoryErrorContext) => void;
-  /** Retry policy of background writes. */
-  writeQueue?: WriteQueueOptions;
-  /** Share one storage handler (and its write queue) between models; built when absent. */
-  handler?: Mem0MemoryCallbackHandler;
   /** Where warnings go when no `onError` is given (default `console.warn`). */
-  logger?: Mem0Logger;
+  logger?: MemoryRecallOptions["logger"];
   /**
-   * Longest wait for retrieval, in ms (default 5000); with a call `timeout`, at most half of
-   * it, so the inner model still answers in time. Past it the call goes on without memories
-   * (or fails, with `onMemoryError: "throw"`).
+   * Let the model also search, save, update and forget memories on purpose: the memory tools
+   * are bound next to the caller's own tools, and the wrapper runs their calls itself, for the
+   * call's scope, before the answer (or the caller's tool calls) comes back. Named so that
+   * `createAgent`, which refuses models with tools already bound, accepts the wrapper.
    */
-  retrievalTimeoutMs?: number;
+  memoryTools?: boolean | MemoryToolsBinding;
+}
+
+/** What the model may do with the memory tools bound by `Mem0ChatModel`. */
+export interface MemoryToolsBinding extends Pick<
+  MemoryToolsOptions,
+  "include" | "topK" | "infer" | "memoryMetadata"
+> {
+  /** Model calls per chat call that may use memory tools (default 3); then it must answer. */
+  maxRounds?: number;
+}
+
+/** Set on copies made by `bindTools` when memory tools are on: the unbound model, the tools. */
+const MEMORY_TOOLS_BOUND = Symbol("mem0.memoryToolsBound");
+
+interface InternalFields extends Mem0ChatModelFields {
+  [MEMORY_TOOLS_BOUND]?: { base: BaseChatModel; toolkit: MemoryToolkit };
 }
 
 /** The wrapper's own settings, checked at construction (the inner model checks its own). */
 const fieldsSchema = z.object({
+  ...recallOptionsShape,
   userId: z.string().trim().min(1).optional(),
   agentId: z.string().trim().min(1).optional(),
   runId: z.string().trim().min(1).optional(),
-  topK: z.number().int().min(1).max(1000).optional(),
-  threshold: z.number().min(0).max(1).optional(),
-  queryWindow: z.number().int().min(1).optional(),
-  retrieval: z.enum(["user_turn", "always", "off"]).optional(),
-  injection: z.enum(["user", "system"]).optional(),
-  systemPrompt: z.string().optional(),
-  formatMemories: z.function().optional(),
   store: z.enum(["background", "await", "off"]).optional(),
   infer: z.boolean().optional(),
-  onMemoryError: z.enum(["continue", "throw"]).optional(),
-  retrievalTimeoutMs: z.number().int().positive().optional(),
-  onError: z.function().optional(),
-  filters: z.record(z.string(), z.unknown()).optional(),
   memoryMetadata: z.record(z.string(), z.unknown()).optional(),
+  memoryTools: z
+    .union([
+      z.boolean(),
+      z.object({
+        include: z.array(z.enum(MEMORY_TOOL_NAMES)).min(1).optional(),
+        topK: z.number().int().min(1).max(100).optional(),
+        infer: z.boolean().optional(),
+        memoryMetadata: z.record(z.string(), z.unknown()).optional(),
+        maxRounds: z.number().int().min(1).max(20).optional(),
+      }),
+    ])
+    .optional(),
 });
 
 const MISSING_SCOPE_HINT =
@@ -153,12 +134,6 @@ const MISSING_SCOPE_HINT =
   "new Mem0ChatModel({ ..., userId: 'alice' }); " +
   "model.invoke(input, { configurable: { user_id: 'alice' } }); " +
   "or the call option model.invoke(input, { user_id: 'alice' }).";
-
-const RETRIEVER_SERIALIZED: SerializedNotImplemented = {
-  lc: 1,
-  type: "not_implemented",
-  id: ["langchain_mem0", "MemoryRetriever"],
-};
 
 /** A cached answer as core returns one: it cost no tokens this time. */
 function asCachedGeneration(generation: Generation): ChatGeneration {
@@ -267,20 +242,15 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
   readonly model: BaseChatModel | Runnable<BaseLanguageModelInput, AIMessageChunk>;
   readonly memory: MemoryBackend;
   readonly scope: MemoryScope;
-  readonly topK: number;
-  readonly threshold?: number;
-  readonly queryWindow: number;
-  readonly retrieval: RetrievalMode;
-  readonly injection: InjectionTarget;
-  readonly systemPrompt: string;
+  /** Retrieval and injection, shared with `mem0Middleware`. */
+  readonly recall: MemoryRecall;
   readonly storeMode: StoreMode;
   /** Stores conversations; absent when `store: "off"`. */
   readonly handler?: Mem0MemoryCallbackHandler;
 
   private readonly fields: Mem0ChatModelFields;
-  private readonly formatMemories: MemoryFormatter;
-  private readonly logger: Mem0Logger;
-  private readonly retrievalTimeoutMs: number;
+  /** The memory tools run by this wrapper (`memoryTools` option), and the model unbound. */
+  private readonly memoryToolkit?: { base: BaseChatModel; toolkit: MemoryToolkit };
   /** The `cache` option, applied after memories are injected (see `_generate`). */
   private readonly answerCache?: BaseCache;
   private closed = false;
@@ -298,24 +268,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     }
     parseOptions(fieldsSchema, fields, "Mem0ChatModel options", Mem0ConfigError);
     if (fields.filters !== undefined) validateFilter(fields.filters, "Mem0ChatModel filters");
-    const storeMode = fields.store ?? "background";
-    const handler =
-      storeMode === "off"
-        ? undefined
-        : (fields.handler ??
-          new Mem0MemoryCallbackHandler({
-            backend: fields.memory,
-            metadata: fields.memoryMetadata,
-            infer: fields.infer,
-            mode: storeMode,
-            queue: new WriteQueue(fields.writeQueue),
-            throwOnError: fields.onMemoryError === "throw",
-            onError: fields.onError
-              ? (failure: MemoryWriteFailure) =>
-                  fields.onError?.(failure.error, { stage: "store", ...failure })
-              : undefined,
-            logger: fields.logger,
-          }));
+    const handler = storageHandler(fields.memory, fields);
     const userCallbacks = fields.callbacks;
     if (handler && userCallbacks !== undefined && !Array.isArray(userCallbacks)) {
       throw new Mem0ConfigError(
@@ -334,20 +287,17 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     this.answerCache = this.cache;
     this.cache = undefined;
     this.fields = fields;
-    this.model = fields.model;
     this.memory = fields.memory;
+    const bound = (fields as InternalFields)[MEMORY_TOOLS_BOUND];
+    this.memoryToolkit = bound ?? this.createToolkit(fields, handler);
+    this.model =
+      this.memoryToolkit && !bound
+        ? this.memoryToolkit.base.bindTools!(this.memoryToolkit.toolkit.tools)
+        : fields.model;
     this.scope = scopeFromRecord(fields);
-    this.topK = fields.topK ?? 10;
-    this.threshold = fields.threshold;
-    this.queryWindow = fields.queryWindow ?? 6;
-    this.retrieval = fields.retrieval ?? "user_turn";
-    this.injection = fields.injection ?? "user";
-    this.systemPrompt = fields.systemPrompt ?? DEFAULT_MEMORY_SYSTEM_PROMPT;
-    this.formatMemories = fields.formatMemories ?? formatMemoryBlock;
-    this.storeMode = storeMode;
+    this.recall = new MemoryRecall(fields.memory, fields);
+    this.storeMode = fields.store ?? "background";
     this.handler = handler;
-    this.logger = fields.logger ?? consoleLogger;
-    this.retrievalTimeoutMs = fields.retrievalTimeoutMs ?? 5_000;
   }
 
   _llmType(): string {
@@ -394,11 +344,11 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
   /** The memory settings of this model, as reported in its parameters under `mem0`. */
   private get memorySettings() {
     const settings = {
-      topK: this.topK,
-      threshold: this.threshold,
-      retrieval: this.retrieval,
-      injection: this.injection,
-      queryWindow: this.queryWindow,
+      topK: this.recall.topK,
+      threshold: this.recall.threshold,
+      retrieval: this.recall.retrieval,
+      injection: this.recall.injection,
+      queryWindow: this.recall.queryWindow,
       store: this.storeMode,
       infer: this.fields.infer ?? true,
     };
@@ -477,15 +427,43 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     return [config, callOptions];
   }
 
+  /** The memory tools of the `memoryTools` option, for the model to be bound with them. */
+  private createToolkit(
+    fields: Mem0ChatModelFields,
+    handler: Mem0MemoryCallbackHandler | undefined,
+  ): { base: BaseChatModel; toolkit: MemoryToolkit } | undefined {
+    if (!fields.memoryTools) return undefined;
+    const base = fields.model as BaseChatModel;
+    if (typeof base.bindTools !== "function" || hasBoundTools(base)) {
+      throw new Mem0ConfigError(
+        "memoryTools needs the chat model itself (e.g. new ChatOpenAI()), not a runnable " +
+          "derived from it; bind your own tools on the Mem0ChatModel: model.bindTools(tools).",
+      );
+    }
+    const { maxRounds = 3, ...toolOptions } = fields.memoryTools === true ? {} : fields.memoryTools;
+    const tools = createMemoryTools(fields.memory, {
+      ...toolOptions,
+      handler,
+      writeQueue: fields.writeQueue,
+    });
+    return { base, toolkit: new MemoryToolkit(tools, maxRounds) };
+  }
+
   /** A copy of this model around another inner runnable, sharing memory and write queue. */
   private withInner(model: Runnable<BaseLanguageModelInput, AIMessageChunk>): Mem0ChatModel {
-    return new Mem0ChatModel({ ...this.fields, model, handler: this.handler });
+    const fields: InternalFields = { ...this.fields, model, handler: this.handler };
+    if (this.memoryToolkit) fields[MEMORY_TOOLS_BOUND] = this.memoryToolkit;
+    return new Mem0ChatModel(fields);
   }
 
   override bindTools(
     tools: BindToolsInput[],
     kwargs?: Partial<Mem0ChatModelCallOptions>,
   ): Mem0ChatModel {
+    if (this.memoryToolkit) {
+      const { base, toolkit } = this.memoryToolkit;
+      return this.withInner(base.bindTools!([...toolkit.tools, ...tools], kwargs as never));
+    }
     const inner = this.model as BaseChatModel;
     if (typeof inner.bindTools !== "function") {
       throw new Mem0ConfigError(
@@ -500,7 +478,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     outputSchema: Parameters<BaseChatModel["withStructuredOutput"]>[0],
     config?: StructuredOutputMethodOptions<boolean>,
   ): Runnable<BaseLanguageModelInput, RunOutput> {
-    const inner = this.model as BaseChatModel;
+    const inner = (this.memoryToolkit?.base ?? this.model) as BaseChatModel;
     const usesBaseImplementation =
       inner.withStructuredOutput === BaseChatModel.prototype.withStructuredOutput;
     if (
@@ -522,7 +500,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
         const messages = BaseChatModel._convertInputToPromptValue(input).toChatMessages();
         const scope = this.resolveScope(scopeFromRecord(runConfig?.configurable));
         const callbacks = await CallbackManager.configure(runConfig?.callbacks);
-        const prepared = await this.prepare(messages, scope, {
+        const prepared = await this.recall.prepare(messages, scope, {
           signal: runConfig?.signal,
           callbacks,
           timeoutMs: callTimeoutMs(runConfig?.timeout, runConfig?.metadata),
@@ -561,116 +539,6 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     );
   }
 
-  private shouldRetrieve(messages: BaseMessage[]): boolean {
-    if (this.retrieval === "off") return false;
-    if (this.retrieval === "always") return true;
-    const last = messages.at(-1);
-    return last !== undefined && messageRole(last) === "user";
-  }
-
-  private reportError(error: unknown, context: MemoryErrorContext) {
-    if (this.fields.onError) this.fields.onError(error, context);
-    else {
-      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      this.logger.warn(
-        `memory retrieval failed, answering without memories (${reason}). Pass onError to ` +
-          'handle it, or onMemoryError: "throw" to fail the call instead.',
-      );
-    }
-  }
-
-  /** Retrieval as its own retriever run, so tracing shows the query and the memories. */
-  private async retrieve(
-    query: string,
-    scope: MemoryScope,
-    options: { signal?: AbortSignal; filters?: MetadataFilter; callbacks?: CallbackManager },
-  ): Promise<SearchResult> {
-    const run = await options.callbacks?.handleRetrieverStart(
-      RETRIEVER_SERIALIZED,
-      query,
-      undefined,
-      undefined,
-      undefined,
-      { user_id: scope.userId, agent_id: scope.agentId, run_id: scope.runId },
-      "Mem0MemoryRetrieval",
-    );
-    try {
-      const search = this.memory.search(query, {
-        ...scope,
-        topK: this.topK,
-        threshold: this.threshold,
-        filters: options.filters ?? this.fields.filters,
-        signal: options.signal,
-      });
-      // A backend that ignores the signal must not hold the call.
-      const result = await abortable(search, options.signal);
-      await run?.handleRetrieverEnd([
-        ...result.results.map(
-          (item) =>
-            new Document({
-              pageContent: item.memory,
-              metadata: { type: "memory", id: item.id, score: item.score, ...item.metadata },
-            }),
-        ),
-        ...(result.relations ?? []).map(
-          (relation) =>
-            new Document({
-              pageContent: formatRelation(relation),
-              metadata: { type: "relation", ...relation },
-            }),
-        ),
-      ]);
-      return result;
-    } catch (error) {
-      await run?.handleRetrieverError(error);
-      throw error;
-    }
-  }
-
-  /** Steps 2–3 of a call: retrieve for the scope, then return the messages with memories. */
-  private async prepare(
-    messages: BaseMessage[],
-    scope: MemoryScope,
-    options: {
-      signal?: AbortSignal;
-      filters?: MetadataFilter;
-      callbacks?: CallbackManager;
-      /** The call's own timeout, when it has one. */
-      timeoutMs?: number;
-    },
-  ): Promise<BaseMessage[]> {
-    options.signal?.throwIfAborted();
-    if (!this.shouldRetrieve(messages)) return messages;
-    const query = buildSearchQuery(messages, this.queryWindow);
-    if (!query) return messages;
-    const budget = Math.min(this.retrievalTimeoutMs, (options.timeoutMs ?? Infinity) / 2);
-    const deadline = AbortSignal.timeout(budget);
-    let result: SearchResult;
-    try {
-      result = await this.retrieve(query, scope, {
-        ...options,
-        signal: anySignal(options.signal, deadline),
-      });
-    } catch (caught) {
-      options.signal?.throwIfAborted();
-      const error = deadline.aborted
-        ? new Mem0TimeoutError(
-            `memory retrieval took longer than ${Math.round(budget)} ms (retrievalTimeoutMs, ` +
-              "or half the call's timeout)",
-            { cause: caught },
-          )
-        : caught;
-      if (this.fields.onMemoryError === "throw") throw error;
-      this.reportError(error, { stage: "retrieve", scope });
-      return messages;
-    }
-    options.signal?.throwIfAborted();
-    return injectMemories(messages, this.formatMemories(result), {
-      target: this.injection,
-      systemPrompt: this.systemPrompt,
-    });
-  }
-
   /** Scope, memory-aware messages and inner call options of one call. */
   private async startCall(
     messages: BaseMessage[],
@@ -687,7 +555,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       });
       countUsageOnce(runManager);
     }
-    const prepared = await this.prepare(messages, scope, {
+    const prepared = await this.recall.prepare(messages, scope, {
       signal: options.signal,
       filters: options.filters,
       callbacks: childCallbacks(runManager),
@@ -698,7 +566,40 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       ...innerCallOptions(options),
       callbacks: childCallbacks(runManager, ["langsmith:nostream"]),
     };
-    return { prepared, innerOptions, scope };
+    return { prepared, innerOptions, scope, toolCallbacks: childCallbacks(runManager) };
+  }
+
+  /**
+   * The inner model's answer; with memory tools, after running the memory tool calls it made
+   * (at most `maxRounds` model calls), without those calls and with the usage of every round.
+   */
+  private async answer(
+    prepared: BaseMessage[],
+    call: Awaited<ReturnType<Mem0ChatModel["startCall"]>>,
+  ): Promise<AIMessageChunk> {
+    const { innerOptions, scope, toolCallbacks } = call;
+    const tools = this.memoryToolkit?.toolkit;
+    if (!tools) return this.model.invoke(prepared, innerOptions);
+    let conversation = prepared;
+    let usage: UsageMetadata | undefined;
+    for (let round = 1; ; round++) {
+      const message = await this.model.invoke(conversation, innerOptions);
+      usage = addUsage(usage, message.usage_metadata);
+      const memoryCalls = tools.memoryCalls(message);
+      const last = memoryCalls.length === 0 || round >= tools.maxRounds;
+      const results = last
+        ? []
+        : await tools.run(memoryCalls, scope, {
+            signal: innerOptions.signal,
+            callbacks: toolCallbacks,
+          });
+      if (last || tools.otherCalls(message).length > 0) {
+        const answer = tools.strip(message);
+        answer.usage_metadata = usage;
+        return answer;
+      }
+      conversation = [...conversation, message, ...results];
+    }
   }
 
   async _generate(
@@ -706,7 +607,8 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): Promise<ChatResult> {
-    const { prepared, innerOptions, scope } = await this.startCall(messages, options, runManager);
+    const call = await this.startCall(messages, options, runManager);
+    const { prepared, scope } = call;
     // The cache key is what decides the answer: the final prompt (memories included), the
     // inner model and its call options, and whose call it is.
     const key = this.answerCache && {
@@ -717,7 +619,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       const cached = await this.answerCache.lookup(key.prompt, key.llmString);
       if (cached?.length) return { generations: cached.map(asCachedGeneration) };
     }
-    const message = await this.model.invoke(prepared, innerOptions);
+    const message = await this.answer(prepared, call);
     const usage = message.usage_metadata;
     const generations = [{ message, text: message.text }];
     if (this.answerCache && key)
@@ -741,20 +643,50 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
-    const { prepared, innerOptions } = await this.startCall(messages, options, runManager);
+    const { prepared, innerOptions, scope, toolCallbacks } = await this.startCall(
+      messages,
+      options,
+      runManager,
+    );
+    const tools = this.memoryToolkit?.toolkit;
+    const reportToken = (chunk: ChatGenerationChunk) =>
+      runManager?.handleLLMNewToken(chunk.text, undefined, undefined, undefined, undefined, {
+        chunk,
+      });
+    const generationChunk = (message: AIMessageChunk) =>
+      new ChatGenerationChunk({ message, text: message.text });
     let complete = false;
     try {
-      for await (const message of await this.model.stream(prepared, innerOptions)) {
-        const chunk = new ChatGenerationChunk({ message, text: message.text });
-        yield chunk;
-        await runManager?.handleLLMNewToken(
-          chunk.text,
-          undefined,
-          undefined,
-          undefined,
-          undefined,
-          { chunk },
-        );
+      let conversation = prepared;
+      for (let round = 1; ; round++) {
+        let aggregate: AIMessageChunk | undefined;
+        for await (const message of await this.model.stream(conversation, innerOptions)) {
+          // With memory tools, tool call pieces wait for the end of the round: memory tool
+          // calls stay inside.
+          if (tools) aggregate = aggregate ? aggregate.concat(message) : message;
+          const chunk = generationChunk(tools ? tools.withoutToolCalls(message) : message);
+          yield chunk;
+          await reportToken(chunk);
+        }
+        if (!tools || !aggregate) break;
+        const memoryCalls = tools.memoryCalls(aggregate);
+        const last = memoryCalls.length === 0 || round >= tools.maxRounds;
+        const results = last
+          ? []
+          : await tools.run(memoryCalls, scope, {
+              signal: innerOptions.signal,
+              callbacks: toolCallbacks,
+            });
+        if (last || tools.otherCalls(aggregate).length > 0) {
+          const calls = tools.otherCallsChunk(aggregate);
+          if (calls) {
+            const chunk = generationChunk(calls);
+            yield chunk;
+            await reportToken(chunk);
+          }
+          break;
+        }
+        conversation = [...conversation, aggregate, ...results];
       }
       complete = true;
     } finally {
@@ -763,4 +695,28 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       if (!complete && runManager) this.handler?.forgetRun(runManager.runId);
     }
   }
+}
+
+/**
+ * Whether tools are bound already: in a binding's kwargs or config (what `createAgent`
+ * checks) or in a model's default options (ChatOpenAI's `bindTools`).
+ */
+function hasBoundTools(model: unknown): boolean {
+  const withTools = (value: unknown) =>
+    Array.isArray((value as { tools?: unknown } | undefined)?.tools) &&
+    (value as { tools: unknown[] }).tools.length > 0;
+  if (RunnableBinding.isRunnableBinding(model)) {
+    return withTools(model.kwargs) || withTools(model.config) || hasBoundTools(model.bound);
+  }
+  return withTools((model as { defaultOptions?: unknown }).defaultOptions);
+}
+
+/** Token counts of two model calls added up. */
+function addUsage(total: UsageMetadata | undefined, next: UsageMetadata | undefined) {
+  if (!total || !next) return total ?? next;
+  return {
+    input_tokens: total.input_tokens + next.input_tokens,
+    output_tokens: total.output_tokens + next.output_tokens,
+    total_tokens: total.total_tokens + next.total_tokens,
+  };
 }

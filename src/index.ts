@@ -2,13 +2,35 @@ export {
   Mem0ChatModel,
   type Mem0ChatModelCallOptions,
   type Mem0ChatModelFields,
-  type MemoryErrorContext,
-  type RetrievalMode,
+  type MemoryToolsBinding,
 } from "./chat_models.js";
+export {
+  MEMORY_TOOL_NAMES,
+  createMemoryTools,
+  type MemoryToolName,
+  type MemoryToolsOptions,
+} from "./tools.js";
+export { MemoryRetriever, type MemoryRetrieverOptions } from "./retriever.js";
+export {
+  ScopedMemory,
+  type ScopedAddOptions,
+  type ScopedListOptions,
+  type ScopedSearchOptions,
+} from "./scoped_memory.js";
+export {
+  MemoryRecall,
+  memoryDocuments,
+  type MemoryErrorContext,
+  type MemoryRecallOptions,
+  type RecallCallOptions,
+  type RetrievalMode,
+} from "./recall.js";
 export {
   MEMORY_WRITE_ERROR_EVENT,
   Mem0MemoryCallbackHandler,
   type Mem0MemoryCallbackHandlerOptions,
+  type MemoryStorageOptions,
+  type WriteTarget,
   type MemoryWriteFailure,
   type StoreMode,
 } from "./callbacks.js";
@@ -41,10 +63,15 @@ export * from "./errors.js";
 export type {
   AddMemoryOptions,
   AddResult,
+  DeleteAllMemoryOptions,
   DurableMemoryBackend,
+  GetAllMemoryOptions,
+  GetAllResult,
+  ManagedMemoryBackend,
   MemoryBackend,
   MemoryEvent,
   MemoryEventType,
+  MemoryHistoryEntry,
   MemoryItem,
   MemoryMetadata,
   Relation,
@@ -52,17 +79,13 @@ export type {
   SearchFilters,
   SearchMemoryOptions,
   SearchResult,
+  UpdateMemoryOptions,
 } from "./backends/base.js";
 export {
   DEFAULT_KEYWORD_WEIGHT,
   Memory,
-  type DeleteAllMemoryOptions,
-  type GetAllMemoryOptions,
-  type GetAllResult,
-  type MemoryHistoryEntry,
   type MemoryOptions,
   type MemoryStorage,
-  type UpdateMemoryOptions,
 } from "./backends/memory.js";
 export { DEFAULT_EXTRACTION_PROMPT } from "./backends/extraction.js";
 export type { GraphMemory, GraphOptions } from "./backends/graph.js";

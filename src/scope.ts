@@ -86,3 +86,20 @@ export function scopeKey(scope: MemoryScope): string {
 export function scopeContains(scope: MemoryScope, owner: MemoryScope): boolean {
   return SCOPE_KEYS.every((key) => scope[key] === undefined || scope[key] === owner[key]);
 }
+
+/**
+ * The scope of one run of an agent, a graph node or a tool: `context` (LangGraph runtime
+ * context, `{ userId }`) over `configurable` (`{ user_id }`) over the fixed ids, field by
+ * field. Every source is the developer's: a model's tool arguments never reach it.
+ */
+export function runScope(
+  config: { context?: unknown; configurable?: Record<string, unknown> } | undefined,
+  fixed: MemoryScope = {},
+): MemoryScope {
+  const context = config?.context;
+  return mergeScopes(
+    typeof context === "object" && context !== null ? scopeFromRecord(context as ScopeLike) : {},
+    scopeFromRecord(config?.configurable),
+    fixed,
+  );
+}

@@ -141,6 +141,81 @@ export interface MemoryBackend {
   add(messages: string | BaseMessageLike[], options: AddMemoryOptions): Promise<AddResult>;
 }
 
+/** Options of `getAll`: mem0ai's, plus a cursor to page on. */
+export interface GetAllMemoryOptions extends MemoryScope {
+  /** Memories per page (default 20, as mem0ai). */
+  topK?: number;
+  /** Owner ids and metadata conditions. */
+  filters?: SearchFilters;
+  /** Also list memories whose `expirationDate` has passed (default false). */
+  showExpired?: boolean;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface GetAllResult {
+  results: MemoryItem[];
+  /** Present when more memories follow: pass it as `cursor`. */
+  nextCursor?: string;
+}
+
+/** Options of `update`, as mem0ai takes them. */
+export interface UpdateMemoryOptions {
+  /** The new text (embedded again; the old text stays in the history). */
+  text?: string;
+  /** Metadata merged over the memory's metadata. */
+  metadata?: MemoryMetadata;
+  /** Day (YYYY-MM-DD) after which the memory is treated as expired; `null` clears it. */
+  expirationDate?: string | Date | null;
+}
+
+/** Options of `deleteAll`: the owner whose memories are forgotten. */
+export type DeleteAllMemoryOptions = MemoryScope;
+
+/** One entry of a memory's change log, with mem0ai's field names. */
+export interface MemoryHistoryEntry {
+  id: string;
+  memory_id: string;
+  previous_value: string | null;
+  new_value: string | null;
+  action: MemoryEventType;
+  created_at: string;
+  updated_at: string;
+  is_deleted: 0 | 1;
+  /** Who caused the change: a message role ("user", "assistant") or "api". */
+  actor: string | null;
+}
+
+/**
+ * A backend whose memories can also be listed, read, changed and forgotten one by one
+ * (mem0ai's `getAll` / `get` / `update` / `delete` / `history`): what the memory tools, the
+ * LangGraph store view and the MCP server need.
+ */
+export interface ManagedMemoryBackend extends MemoryBackend {
+  get(memoryId: string): Promise<MemoryItem | null>;
+  getAll(options: GetAllMemoryOptions): Promise<GetAllResult>;
+  update(memoryId: string, change: string | UpdateMemoryOptions): Promise<{ message: string }>;
+  delete(memoryId: string): Promise<{ message: string }>;
+  history(memoryId: string): Promise<MemoryHistoryEntry[]>;
+}
+
+/** Whether the backend has the one-by-one operations of {@link ManagedMemoryBackend}. */
+export function isManagedBackend(backend: MemoryBackend): backend is ManagedMemoryBackend {
+  const managed = backend as Partial<ManagedMemoryBackend>;
+  return ["get", "getAll", "update", "delete", "history"].every(
+    (name) => typeof managed[name as keyof ManagedMemoryBackend] === "function",
+  );
+}
+
+/** The owner ids of a memory, as a scope. */
+export function ownerOf(item: Pick<MemoryItem, "user_id" | "agent_id" | "run_id">): MemoryScope {
+  const owner: MemoryScope = {};
+  if (item.user_id !== undefined) owner.userId = item.user_id;
+  if (item.agent_id !== undefined) owner.agentId = item.agent_id;
+  if (item.run_id !== undefined) owner.runId = item.run_id;
+  return owner;
+}
+
 /**
  * A backend that commits writes to a durable outbox before applying them (the local engine):
  * a crash after `enqueue` resolved loses nothing.

@@ -19,6 +19,7 @@ import { KeyedLock } from "../keyed_lock.js";
 import { consoleLogger, type Mem0Logger } from "../logger.js";
 import { toBaseMessages, toConversation, type ConversationMessage } from "../messages.js";
 import { Redactor, type RedactOption } from "../redaction.js";
+import { MemoryRetriever, type MemoryRetrieverOptions } from "../retriever.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type {
   ApplyOptions,
@@ -39,15 +40,19 @@ import { SqliteStore } from "../stores/sqlite.js";
 import type {
   AddMemoryOptions,
   AddResult,
-  MemoryBackend,
+  DeleteAllMemoryOptions,
+  GetAllMemoryOptions,
+  GetAllResult,
+  ManagedMemoryBackend,
   MemoryEvent,
+  MemoryHistoryEntry,
   MemoryEventType,
   MemoryItem,
   MemoryMetadata,
   ScoreDetails,
-  SearchFilters,
   SearchMemoryOptions,
   SearchResult,
+  UpdateMemoryOptions,
 } from "./base.js";
 import { resolveMemoryConfig, type MemoryConfig } from "./config.js";
 import { MemoryExtractor } from "./extraction.js";
@@ -111,56 +116,11 @@ export interface MemoryOptions {
   onError?: (error: unknown, write: PendingWrite) => void;
 }
 
-/** Options of `getAll`: mem0ai's, plus a cursor to page on. */
-export interface GetAllMemoryOptions extends MemoryScope {
-  /** Memories per page (default 20, as mem0ai). */
-  topK?: number;
-  /** Owner ids and metadata conditions. */
-  filters?: SearchFilters;
-  /** Also list memories whose `expirationDate` has passed (default false). */
-  showExpired?: boolean;
-  /** `nextCursor` of the previous page. */
-  cursor?: string;
-}
-
-/** Options of `update`, as mem0ai takes them. */
-export interface UpdateMemoryOptions {
-  /** The new text (embedded again; the old text stays in the history). */
-  text?: string;
-  /** Metadata merged over the memory's metadata. */
-  metadata?: MemoryMetadata;
-  /** Day (YYYY-MM-DD) after which the memory is treated as expired; `null` clears it. */
-  expirationDate?: string | Date | null;
-}
-
-/** Options of `deleteAll`: the owner whose memories are forgotten. */
-export type DeleteAllMemoryOptions = MemoryScope;
-
-/** One entry of a memory's change log, with mem0ai's field names. */
-export interface MemoryHistoryEntry {
-  id: string;
-  memory_id: string;
-  previous_value: string | null;
-  new_value: string | null;
-  action: HistoryEntry["event"];
-  created_at: string;
-  updated_at: string;
-  is_deleted: 0 | 1;
-  /** Who caused the change: a message role ("user", "assistant") or "api". */
-  actor: string | null;
-}
-
 /**
  * Default keyword weight. On LoCoMo with a word-based embedder, 0.5 to 1.5 score alike (1 is
  * marginally best); 0.5 keeps semantic similarity in charge with real embedding models.
  */
 export const DEFAULT_KEYWORD_WEIGHT = 0.5;
-
-export interface GetAllResult {
-  results: MemoryItem[];
-  /** Present when more memories follow: pass it as `cursor`. */
-  nextCursor?: string;
-}
 
 /** One `add` after validation: what an outbox entry keeps. */
 interface AddRequest {
@@ -371,7 +331,7 @@ function embedderName(embeddings: Embeddings): string {
  * `add` costs one LLM call and at most two embedding requests, whatever the number of facts;
  * every change is applied in one transaction and logged in the history.
  */
-export class Memory implements MemoryBackend {
+export class Memory implements ManagedMemoryBackend {
   readonly store: MemoryStorage;
   private readonly graphMemory?: GraphMemory;
   private readonly embeddings: Embeddings;
@@ -431,9 +391,12 @@ export class Memory implements MemoryBackend {
     this.onWriteError = (parsed.onError as MemoryOptions["onError"]) ?? this.warnWriteError;
     if (parsed.recoverOnOpen !== false) {
       // After construction returns: replaying needs the LLM and must not block the caller.
+      // Only leftovers: writes this Memory queues meanwhile are applied by their own caller,
+      // which needs their result.
+      const openedAt = new Date().toISOString();
       this.track(
         new Promise((resolve) => setImmediate(resolve)).then(() =>
-          this.closed ? 0 : this.recover(),
+          this.closed ? 0 : this.recover({ queuedBefore: openedAt }),
         ),
       );
     }
@@ -933,6 +896,14 @@ export class Memory implements MemoryBackend {
     return { message: "Memories deleted successfully!" };
   }
 
+  /**
+   * One owner's memories as a LangChain retriever (`Document`s with `id` and `score` in their
+   * metadata), for retrieval chains.
+   */
+  asRetriever(options: MemoryRetrieverOptions): MemoryRetriever {
+    return new MemoryRetriever(this, options);
+  }
+
   /** The change log of a memory, newest first (mem0ai's field names). */
   async history(memoryId: string): Promise<MemoryHistoryEntry[]> {
     this.assertOpen();
@@ -1050,12 +1021,16 @@ export class Memory implements MemoryBackend {
   /**
    * Applies every queued write left in the outbox (by a crash, a closed process or failed
    * attempts), oldest first per owner; writes that failed `maxAttempts` times are left alone
-   * unless `retryFailed`. Resolves with how many were applied; failures go to `onError`.
+   * unless `retryFailed`. `queuedBefore` (ISO time) limits it to writes queued earlier.
+   * Resolves with how many were applied; failures go to `onError`.
    */
-  async recover(options: { retryFailed?: boolean } = {}): Promise<number> {
+  async recover(options: { retryFailed?: boolean; queuedBefore?: string } = {}): Promise<number> {
     this.assertOpen();
+    const { queuedBefore } = options;
     const entries = (await this.store.listOutbox()).filter(
-      (entry) => options.retryFailed || entry.attempts < this.maxAttempts,
+      (entry) =>
+        (options.retryFailed || entry.attempts < this.maxAttempts) &&
+        (queuedBefore === undefined || entry.createdAt < queuedBefore),
     );
     let applied = 0;
     let next = 0;
