@@ -16,7 +16,8 @@ const RENAMES: Record<string, string> = {
   data: "text",
 };
 
-const id = z.string().trim().min(1, "must be a non-empty string");
+/** Owner ids are opaque and matched exactly: never trimmed, so "alice " is not "alice". */
+const id = z.string().refine((value) => value.trim() !== "", "must be a non-empty string");
 const scopeShape = { userId: id.optional(), agentId: id.optional(), runId: id.optional() };
 const record = z.record(z.string(), z.unknown());
 const signal = z.custom<AbortSignal>(
@@ -176,13 +177,13 @@ export function resolveScope(
             `Invalid ${what}: filters.${name} must be a non-empty string (an owner id).`,
           );
         }
-        if (scope[key] !== undefined && scope[key] !== value.trim()) {
+        if (scope[key] !== undefined && scope[key] !== value) {
           throw new Mem0InputError(
             `Invalid ${what}: the owner is given twice and disagrees (${key} vs filters.${name}); ` +
               "give it once.",
           );
         }
-        scope[key] = value.trim();
+        scope[key] = value;
       }
     }
     if (Object.keys(rest).length > 0) {

@@ -1,0 +1,21 @@
+import type { Parameters } from "fast-check";
+
+/**
+ * Settings of the property and fuzz tests. A run draws a new random seed each time and, when a
+ * property fails, fast-check prints the seed and the shrunk counterexample's path. To replay it
+ * (or to pin CI to one seed), set them in the environment:
+ *
+ *   FC_SEED=1234 FC_PATH="5:0:1" npm test -- isolation.property
+ *
+ * `FC_NUM_RUNS=<n>` scales the number of runs (e.g. 10x for a long local run).
+ */
+export function propertyParameters<T>(numRuns: number): Parameters<T> {
+  const seed = process.env.FC_SEED;
+  const path = process.env.FC_PATH;
+  const runs = process.env.FC_NUM_RUNS;
+  return {
+    numRuns: runs ? Number(runs) : numRuns,
+    ...(seed ? { seed: Number(seed) } : {}),
+    ...(path ? { path } : {}),
+  };
+}
