@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ChatOpenAI } from "@langchain/openai";
 import fc from "fast-check";
-import type { MemoryItem } from "../src/backends/base.js";
+import type { MemoryItem, SearchResult } from "../src/backends/base.js";
 import { Memory } from "../src/backends/memory.js";
 import { Mem0ChatModel } from "../src/chat_models.js";
 import { HashEmbeddings } from "../src/embeddings/hash.js";
@@ -124,7 +124,7 @@ interface Model {
   entities: { owner: MemoryScope; name: string }[];
   outbox: ModelEntry[];
   /** Rankings seen per probe, with what the scope saw then. */
-  probes: Map<string, { seen: string; ranking: [string, number | undefined][] }>;
+  probes: Map<string, { seen: string; ranking: unknown[][] }>;
 }
 
 const newModel = (): Model => ({
@@ -140,9 +140,13 @@ const newModel = (): Model => ({
 const visible = (model: Model, scope: MemoryScope) =>
   model.memories.filter((memory) => memory.live && sees(scope, memory.owner));
 
-/** Everything a scope's ranking may depend on. */
+/** Everything a scope's ranking may depend on: its memories, relations and entities. */
 const seenBy = (model: Model, scope: MemoryScope) =>
-  JSON.stringify(visible(model, scope).map(({ id, text, metadata }) => [id, text, metadata]));
+  JSON.stringify([
+    visible(model, scope).map(({ id, text, metadata }) => [id, text, metadata]),
+    model.edges.filter((edge) => sees(scope, edge.owner)),
+    model.entities.filter((entity) => sees(scope, entity.owner)),
+  ]);
 
 const edgeText = (edge: Pick<ModelEdge, "source" | "relation" | "destination">) =>
   `${edge.source} —${edge.relation}→ ${edge.destination}`;
@@ -494,7 +498,8 @@ class SearchCommand implements Command {
         : this.mode === "topic"
           ? { ...scope, filters: { topic } }
           : scope;
-    const { results } = await real.memory.search(this.query, { ...options, topK: 100 });
+    const found = await real.memory.search(this.query, { ...options, topK: 100 });
+    const { results } = found;
     const expected = visible(model, scope).filter(
       (memory) => this.mode !== "topic" || memory.metadata.topic === topic,
     );
@@ -502,15 +507,22 @@ class SearchCommand implements Command {
     expect(results.map((r) => r.score)).toEqual(
       [...results.map((r) => r.score)].sort((a, b) => b! - a!),
     );
-    checkRanking(model, `search ${this.scope} ${this.mode} ${this.query}`, scope, results);
+    const edges = model.edges.filter((edge) => sees(scope, edge.owner)).map(edgeText);
+    for (const relation of found.relations ?? []) {
+      expect(edges).toContain(edgeText({ ...relation, relation: relation.relationship }));
+    }
+    checkRanking(model, `search ${this.scope} ${this.mode} ${this.query}`, scope, found);
   }
   toString = () => `search(${show(SCOPES[this.scope])}, "${this.query}", ${this.mode})`;
 }
 
 /** A scope's ranking may change only when what the scope sees changes. */
-function checkRanking(model: Model, key: string, scope: MemoryScope, results: MemoryItem[]) {
+function checkRanking(model: Model, key: string, scope: MemoryScope, found: SearchResult) {
   const seen = seenBy(model, scope);
-  const ranking = results.map((r): [string, number | undefined] => [r.id, r.score]);
+  const ranking = [
+    ...found.results.map((r) => [r.id, r.score]),
+    ...(found.relations ?? []).map((r) => [r.source, r.relationship, r.destination, r.score]),
+  ];
   const before = model.probes.get(key);
   if (before && before.seen === seen) {
     expect({ key, ranking }).toEqual({ key, ranking: before.ranking });
@@ -526,8 +538,8 @@ class ProbeCommand implements Command {
   check = always;
   async run(model: Model, real: Real) {
     const scope = SCOPES[this.scope];
-    const { results } = await real.memory.search(this.query, { ...scope, topK: 100 });
-    checkRanking(model, `probe ${this.scope} ${this.query}`, scope, results);
+    const found = await real.memory.search(this.query, { ...scope, topK: 100 });
+    checkRanking(model, `probe ${this.scope} ${this.query}`, scope, found);
   }
   toString = () => `probe(${show(SCOPES[this.scope])}, "${this.query}")`;
 }
@@ -789,4 +801,211 @@ describe("tenant isolation (property-based)", () => {
       propertyParameters(25),
     );
   }, 120_000);
+});
+
+// ------------------------------------------------------------------------------ shared chat model
+
+/** Users whose ids look alike, each sharing one chat model with the others. */
+const CHAT_USERS = ["alice", "Alice", "alice ", "alice\u0000", "al", "alice|r1", '"alice"', "null"];
+/** The word that marks a user's facts, messages and answers, so any mix-up is visible. */
+const markOf = (user: number) => `mark${user}`;
+const marksIn = (text: string) => [...new Set(text.match(/mark\d+/g) ?? [])];
+
+interface ChatCall {
+  user: number;
+  /** How the call names its user. */
+  via: "configurable" | "option";
+  stream: boolean;
+  /** Wait before the call starts, in ms. */
+  startMs: number;
+  /** How long the inner model takes to answer, in ms. */
+  replyMs: number;
+}
+
+const chatCallArb: fc.Arbitrary<ChatCall> = fc.record({
+  user: fc.nat(CHAT_USERS.length - 1),
+  via: fc.constantFrom("configurable" as const, "option" as const),
+  stream: fc.boolean(),
+  startMs: fc.nat(5),
+  replyMs: fc.nat(15),
+});
+
+describe("a shared Mem0ChatModel under concurrent users (property-based)", () => {
+  it("never mixes users: each prompt holds only its user's facts, each turn lands in its scope", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(chatCallArb, { minLength: 2, maxLength: 12 }), async (calls) => {
+        const violations: string[] = [];
+        const prompts = new Map<number, string>();
+        server.setHandler((request) => {
+          const extraction = request.tools?.[0]?.function?.name === "memory_operations";
+          const input = extraction ? parseExtractionInput(request.lastUserText) : undefined;
+          // The question names its call; stored facts and earlier turns mention other calls.
+          const question = input
+            ? (input.conversation.find((m) => m.role === "user")?.content ?? "")
+            : request.lastUserText;
+          const ask = Number(/ask(\d+): what/.exec(question)?.[1] ?? NaN);
+          const call = calls[ask];
+          if (!call) {
+            violations.push(`a request without a known call: ${question.slice(0, 200)}`);
+            return "?";
+          }
+          const mark = markOf(call.user);
+          if (input) {
+            const seen = [
+              ...input.existing.map((m) => m.text),
+              ...input.context.map((m) => m.content),
+              ...input.conversation.map((m) => m.content),
+            ];
+            for (const other of marksIn(seen.join(" ")).filter((m) => m !== mark)) {
+              violations.push(`the extraction for ${mark} (ask${ask}) saw ${other}`);
+            }
+            return { json: { add: [`fact ${mark} ask${ask}`], update: [], delete: [] } };
+          }
+          prompts.set(ask, request.messages.map((m) => JSON.stringify(m.content)).join("\n"));
+          return { content: `answer ${mark} ask${ask}`, delayMs: call.replyMs };
+        });
+        const memory = new Memory({
+          llm: chat(),
+          embeddings: new HashEmbeddings({ dimensions: 64 }),
+          path: ":memory:",
+          recoverOnOpen: false,
+        });
+        const model = new Mem0ChatModel({ model: chat(), memory });
+        try {
+          for (const [user, id] of CHAT_USERS.entries()) {
+            await memory.add([`${markOf(user)} likes tea`, `${markOf(user)} plays chess`], {
+              userId: id,
+              infer: false,
+            });
+          }
+          await Promise.all(
+            calls.map(async (call, ask) => {
+              await sleep(call.startMs);
+              const input = `${markOf(call.user)} ask${ask}: what do I like, tea or chess?`;
+              const userId = CHAT_USERS[call.user];
+              const options =
+                call.via === "configurable"
+                  ? { configurable: { user_id: userId } }
+                  : { user_id: userId };
+              if (!call.stream) return model.invoke(input, options);
+              for await (const _chunk of await model.stream(input, options)) {
+                // drained
+              }
+            }),
+          );
+          expect(await model.flush()).toBe(true);
+          expect(violations).toEqual([]);
+          for (const [ask, call] of calls.entries()) {
+            const prompt = prompts.get(ask) ?? "";
+            expect({ ask, marks: marksIn(prompt) }).toEqual({ ask, marks: [markOf(call.user)] });
+            expect(prompt).toContain(`${markOf(call.user)} likes tea`);
+          }
+          for (const [user, id] of CHAT_USERS.entries()) {
+            const stored = (await memory.getAll({ userId: id, topK: 1000 })).results;
+            expect({ id, marks: marksIn(stored.map((m) => m.memory).join(" ")) }).toEqual({
+              id,
+              marks: [markOf(user)],
+            });
+            const facts = calls.flatMap((call, ask) =>
+              call.user === user ? [`fact ${markOf(user)} ask${ask}`] : [],
+            );
+            expect(stored.map((m) => m.memory)).toEqual(expect.arrayContaining(facts));
+          }
+        } finally {
+          await model.close();
+          await memory.close();
+        }
+      }),
+      propertyParameters(15),
+    );
+  }, 60_000);
+});
+
+// ------------------------------------------------------------------------------ regressions
+
+/** Shrunk counterexamples the properties found, kept as plain tests. */
+describe("isolation regressions", () => {
+  const likesTea = {
+    json: {
+      add: [],
+      update: [],
+      delete: [],
+      relations: [{ source: "user", relation: "likes", destination: "tea" }],
+      aliases: [],
+      invalidate: [],
+    },
+  };
+  const relations = async (memory: Memory, scope: MemoryScope) =>
+    (await memory.graph.getAll(scope)).map((r) => `${r.source} ${r.relationship} ${r.destination}`);
+
+  it('keeps "alice " and "alice" apart: owner ids are matched exactly, never trimmed', async () => {
+    const { memory } = newReal();
+    try {
+      await memory.add("n0 tea", { userId: "alice", infer: false });
+      await memory.enqueue("n1 tea", { userId: "alice", infer: false });
+      for (const scope of [{ userId: "alice " }, { filters: { user_id: "alice " } }]) {
+        expect((await memory.getAll(scope)).results).toEqual([]);
+        expect((await memory.search("tea", scope)).results).toEqual([]);
+      }
+      expect(await memory.outbox({ userId: "alice " })).toEqual([]);
+      await memory.deleteAll({ userId: "alice " });
+      expect((await memory.getAll({ userId: "alice" })).results).toHaveLength(1);
+      expect(await memory.outbox({ userId: "alice" })).toHaveLength(1);
+    } finally {
+      await memory.close();
+    }
+  });
+
+  it("links a relation only to the owner's own entities, so deleting another scope keeps it", async () => {
+    const { memory } = newReal();
+    server.setHandler(() => likesTea);
+    try {
+      // A user-only write sees the user's runs, an agent-only write sees the agent's users:
+      // their relations used to point at those scopes' entities and vanished with them.
+      await memory.add("I like tea", { userId: "alice", runId: "r1" });
+      await memory.add("I like tea", { userId: "alice" });
+      await memory.add("I like tea", { userId: "bob", agentId: "a1" });
+      await memory.add("I like tea", { agentId: "a1" });
+      await memory.deleteAll({ userId: "alice", runId: "r1" });
+      await memory.deleteAll({ userId: "bob" });
+      expect(await relations(memory, { userId: "alice" })).toEqual(["alice likes tea"]);
+      expect(await relations(memory, { agentId: "a1" })).toEqual(["user likes tea"]);
+      expect((await memory.graph.entities({ agentId: "a1" })).map((e) => e.name).sort()).toEqual([
+        "tea",
+        "user",
+      ]);
+    } finally {
+      await memory.close();
+    }
+  });
+
+  it("ranks a scope's keyword matches by the scope's statistics, not the whole store's", async () => {
+    const memory = new Memory({
+      embeddings: new HashEmbeddings({ dimensions: 64 }),
+      path: ":memory:",
+      recoverOnOpen: false,
+    });
+    try {
+      await memory.add("paris own0", { userId: "alice", infer: false });
+      await memory.add("tea own1", { userId: "alice", infer: false });
+      const search = () => memory.search("tea paris", { userId: "alice", explain: true });
+      const before = await search();
+      for (let i = 0; i < 5; i++)
+        await memory.add(`tea other${i}`, { userId: "bob", infer: false });
+      expect(await search()).toEqual(before);
+    } finally {
+      await memory.close();
+    }
+  });
+
+  it('names the user of an id without letters or digits "user" in the graph', async () => {
+    const { memory } = newReal();
+    server.setHandler(() => likesTea);
+    try {
+      await memory.add("I like tea", { userId: "[", runId: "," });
+      expect(await relations(memory, { userId: "[" })).toEqual(["user likes tea"]);
+    } finally {
+      await memory.close();
+    }
+  });
 });
