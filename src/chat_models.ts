@@ -146,6 +146,19 @@ const fieldsSchema = z.object({
   onError: z.function().optional(),
   filters: z.record(z.string(), z.unknown()).optional(),
   memoryMetadata: z.record(z.string(), z.unknown()).optional(),
+  writeQueue: z.object({ timeoutMs: z.number().positive().optional() }).strict().optional(),
+  handler: z
+    .custom<Mem0MemoryCallbackHandler>(
+      (value) => value instanceof Mem0MemoryCallbackHandler,
+      "must be the handler of another Mem0ChatModel (model.handler)",
+    )
+    .optional(),
+  logger: z
+    .custom<Mem0Logger>(
+      (value) => typeof (value as Mem0Logger | undefined)?.warn === "function",
+      "must have a warn(message) method",
+    )
+    .optional(),
 });
 
 const MISSING_SCOPE_HINT =

@@ -1,4 +1,4 @@
-import type { Parameters } from "fast-check";
+import { defaultReportMessage, type Parameters, type RunDetails } from "fast-check";
 
 /**
  * Settings of the property and fuzz tests. A run draws a new random seed each time and, when a
@@ -17,5 +17,17 @@ export function propertyParameters<T>(numRuns: number): Parameters<T> {
     numRuns: runs ? Number(runs) : numRuns,
     ...(seed ? { seed: Number(seed) } : {}),
     ...(path ? { path } : {}),
+    // Used for async properties too.
+    reporter: report,
   };
+}
+
+/** The default report (seed and path first), cut short when a value in it is huge (1 MB input). */
+function report<T>(details: RunDetails<T>): void {
+  if (!details.failed) return;
+  const message = defaultReportMessage(details) ?? "Property failed";
+  const limit = 20_000;
+  throw new Error(message.length > limit ? `${message.slice(0, limit)}… (cut)` : message, {
+    cause: details.errorInstance,
+  });
 }

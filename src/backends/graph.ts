@@ -11,6 +11,7 @@ import type {
 import { normalizeEntityName } from "../stores/entity_names.js";
 import type { Relation } from "./base.js";
 import type { MemoryOperations } from "./extraction.js";
+import { graphGetAllOptionsSchema, parseOptions } from "./options.js";
 
 export interface GraphOptions {
   /** Cosine similarity above which a new name resolves to an existing entity (default 0.9). */
@@ -321,7 +322,11 @@ export class GraphMemory {
    * `getAll({ userId: "alice", includeInvalid: true })`.
    */
   async getAll(options: MemoryScope & EdgeValidity): Promise<(Relation & { id: string })[]> {
-    const { asOf, includeInvalid, ...scope } = options ?? {};
+    const { asOf, includeInvalid, ...scope } = parseOptions(
+      graphGetAllOptionsSchema,
+      options,
+      "graph.getAll options",
+    );
     const edges = await this.store.listEdges(requireScope(scope), { asOf, includeInvalid });
     return edges.map((edge) => toRelation(edge));
   }
@@ -333,6 +338,11 @@ export class GraphMemory {
 
   /** Removes one relation for good (use invalidation through `add` to keep its history). */
   async delete(relationId: string): Promise<void> {
+    if (typeof relationId !== "string" || relationId === "") {
+      throw new Mem0InputError(
+        `A relation id must be a non-empty string (an id from graph.getAll), got ${typeof relationId}.`,
+      );
+    }
     if (!(await this.store.getEdge(relationId)))
       throw new Mem0InputError(`No relation with id "${relationId}".`);
     await this.store.applyGraph([{ type: "delete_edge", id: relationId }]);
