@@ -17,14 +17,14 @@ import type { MemoryItem } from "../src/backends/base.js";
 import { Memory } from "../src/backends/memory.js";
 import { Mem0ChatModel } from "../src/chat_models.js";
 import { HashEmbeddings } from "../src/embeddings/hash.js";
-import { Mem0Error } from "../src/errors.js";
+import { Mem0ConfigError, Mem0Error, Mem0InputError, MissingScopeError } from "../src/errors.js";
 import type { MemoryScope } from "../src/scope.js";
 import {
   FakeOpenAIServer,
   parseExtractionInput,
   type FakeChatRequest,
 } from "../src/testing/index.js";
-import { propertyParameters } from "./utils/property.js";
+import { propertyParameters, propertyTimeout } from "./utils/property.js";
 
 // ------------------------------------------------------------------------------------ inputs
 
@@ -721,185 +721,338 @@ const memoryCalls: fc.Arbitrary<FuzzCall>[] = [
 ];
 
 describe("fuzzed inputs", () => {
-  it("Memory: every public method returns a correct result or throws a typed error", async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.oneof(...memoryCalls), { minLength: 1, maxLength: 8 }),
-        async (calls) => {
-          const memory = newMemory();
-          const ctx: Context = { memory, memoryIds: [], queueIds: [] };
-          try {
-            await seedBystanders(memory);
-            await memory
-              .add("fuzz likes tea", { userId: "fuzz", infer: false })
-              .then(({ results }) => ctx.memoryIds.push(...results.map((r) => r.id)));
-            ctx.queueIds.push((await memory.enqueue("fuzz likes paris", { userId: "fuzz" }))!);
-            let before = await bystanderData(memory);
-            for (const call of calls) {
-              let result: unknown;
-              let failed = false;
-              try {
-                result = await call.run(ctx);
-              } catch (error) {
-                failed = true;
-                expectTyped(error, call.name, call.aborted);
+  it(
+    "Memory: every public method returns a correct result or throws a typed error",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.oneof(...memoryCalls), { minLength: 1, maxLength: 8 }),
+          async (calls) => {
+            const memory = newMemory();
+            const ctx: Context = { memory, memoryIds: [], queueIds: [] };
+            try {
+              await seedBystanders(memory);
+              await memory
+                .add("fuzz likes tea", { userId: "fuzz", infer: false })
+                .then(({ results }) => ctx.memoryIds.push(...results.map((r) => r.id)));
+              ctx.queueIds.push((await memory.enqueue("fuzz likes paris", { userId: "fuzz" }))!);
+              let before = await bystanderData(memory);
+              for (const call of calls) {
+                let result: unknown;
+                let failed = false;
+                try {
+                  result = await call.run(ctx);
+                } catch (error) {
+                  failed = true;
+                  expectTyped(error, call.name, call.aborted);
+                }
+                if (!failed) await call.check?.(ctx, result);
+                if (call.global) before = await bystanderData(memory);
+                expect({ call: call.name, bystanders: await bystanderData(memory) }).toEqual({
+                  call: call.name,
+                  bystanders: before,
+                });
+                expect({ call: call.name, pollutionFree: pollutionFree() }).toEqual({
+                  call: call.name,
+                  pollutionFree: true,
+                });
               }
-              if (!failed) await call.check?.(ctx, result);
-              if (call.global) before = await bystanderData(memory);
-              expect({ call: call.name, bystanders: await bystanderData(memory) }).toEqual({
-                call: call.name,
-                bystanders: before,
-              });
-              expect({ call: call.name, pollutionFree: pollutionFree() }).toEqual({
-                call: call.name,
-                pollutionFree: true,
-              });
+            } finally {
+              await memory.close();
             }
-          } finally {
-            await memory.close();
-          }
-          await settleRejections();
-        },
-      ),
-      propertyParameters(150),
-    );
-  }, 120_000);
-
-  it("new Memory(options) builds a working Memory or throws a typed error", async () => {
-    const option = fc.tuple(fc.constantFrom(...MEMORY_OPTION_KEYS), anyValue);
-    const storePath = oddString.map((name) => path.join(dir, name));
-    const base = () => ({
-      embeddings: new HashEmbeddings({ dimensions: 8 }),
-      path: ":memory:",
-      recoverOnOpen: false,
-    });
-    await fc.assert(
-      fc.asyncProperty(
-        fc.oneof(
-          {
-            weight: 6,
-            arbitrary: fc
-              .array(option, { minLength: 1, maxLength: 3 })
-              .map((entries) => ({ ...base(), ...Object.fromEntries(entries) })),
+            await settleRejections();
           },
-          {
-            weight: 2,
-            arbitrary: fc
-              .oneof(storePath, wrongType)
-              .map((storeAt) => ({ ...base(), path: storeAt })),
-          },
-          { weight: 1, arbitrary: odd },
         ),
-        async (options) => {
-          let memory: Memory | undefined;
-          try {
-            memory = new Memory(options as never);
-          } catch (error) {
-            expectTyped(error, `new Memory(${describeValue(options)})`, false);
-            return;
-          }
-          try {
-            await memory.add("constructed fine", { userId: "fuzz", infer: false });
-            expect((await memory.getAll({ userId: "fuzz" })).results).toHaveLength(1);
-          } catch (error) {
-            expectTyped(error, `a Memory built from ${describeValue(options)}`, false);
-          } finally {
-            await memory.close();
-          }
-          expect(pollutionFree()).toBe(true);
-        },
-      ),
-      propertyParameters(150),
-    );
-  }, 60_000);
+        propertyParameters(150),
+      );
+    },
+    propertyTimeout(120_000),
+  );
 
-  it("Mem0ChatModel: construction and invoke/stream with odd input behave like the inner model or throw typed errors", async () => {
-    const memory = newMemory();
-    await seedBystanders(memory);
-    const before = await bystanderData(memory);
-    const inner = chat();
-    const callOptions = mostly(
-      fc.record(
-        {
-          configurable: usually(
-            fc.record(
-              { user_id: id, agent_id: id, run_id: id, thread_id: id },
-              { requiredKeys: [] },
-            ),
-            wrongType,
+  it(
+    "new Memory(options) builds a working Memory or throws a typed error",
+    async () => {
+      const option = fc.tuple(fc.constantFrom(...MEMORY_OPTION_KEYS), anyValue);
+      const storePath = oddString.map((name) => path.join(dir, name));
+      const base = () => ({
+        embeddings: new HashEmbeddings({ dimensions: 8 }),
+        path: ":memory:",
+        recoverOnOpen: false,
+      });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            {
+              weight: 6,
+              arbitrary: fc
+                .array(option, { minLength: 1, maxLength: 3 })
+                .map((entries) => ({ ...base(), ...Object.fromEntries(entries) })),
+            },
+            {
+              weight: 2,
+              arbitrary: fc
+                .oneof(storePath, wrongType)
+                .map((storeAt) => ({ ...base(), path: storeAt })),
+            },
+            { weight: 1, arbitrary: odd },
           ),
-          user_id: usually(id, fc.constant(undefined)),
-          run_id: id,
-          filters: usually(fc.constant(undefined), filter),
-          memoryMetadata: usually(fc.constant(undefined), metadata),
-          tags: fc.array(oddString, { maxLength: 2 }),
-          metadata: fc.dictionary(key, scalar, { maxKeys: 2 }),
-        },
-        { requiredKeys: [] },
-      ),
-      odd,
-    );
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.tuple(fc.constantFrom(...CHAT_FIELD_KEYS), anyValue), { maxLength: 1 }),
-        messagesOf(shortText),
-        callOptions,
-        fc.boolean(),
-        async (fields, input, options, stream) => {
-          const errors: unknown[] = [];
-          let model: Mem0ChatModel;
-          try {
-            model = new Mem0ChatModel({
-              model: inner,
-              memory,
-              userId: "fuzz",
-              store: "background",
-              onError: (error) => errors.push(error),
-              ...Object.fromEntries(fields),
-            });
-          } catch (error) {
-            expectTyped(error, `new Mem0ChatModel(${describeValue(fields)})`, false);
-            return;
-          }
-          const innerOptions = { ...(options as object) } as Record<string, unknown>;
-          for (const ours of ["user_id", "run_id", "filters", "memoryMetadata"])
-            delete innerOptions[ours];
-          const call = async (runnable: { invoke: Function; stream: Function }, opts: unknown) => {
-            if (!stream) return runnable.invoke(input, opts);
-            const chunks = [];
-            for await (const chunk of await runnable.stream(input, opts)) chunks.push(chunk);
-            return chunks;
-          };
-          let innerError: unknown;
-          try {
-            await call(inner, innerOptions);
-          } catch (error) {
-            innerError = error;
-          }
-          const name = `${stream ? "stream" : "invoke"}(${describeValue(input)}, ${describeValue(options)}) with ${describeValue(fields)}`;
-          try {
-            await call(model, options);
-          } catch (error) {
-            // The inner model's own refusal of the input is passed on as it is.
-            if (!(
-              innerError && (error as Error)?.constructor === (innerError as Error).constructor
-            )) {
-              expectTyped(error, name, false);
+          async (options) => {
+            let memory: Memory | undefined;
+            try {
+              memory = new Memory(options as never);
+            } catch (error) {
+              expectTyped(error, `new Memory(${describeValue(options)})`, false);
+              return;
             }
-          }
-          try {
-            await model.flush();
-          } catch (error) {
-            expectTyped(error, `flush after ${name}`, false);
-          }
-          for (const error of errors) expectTyped(error, `onError of ${name}`, false);
-          expect(await bystanderData(memory)).toEqual(before);
-          expect(pollutionFree()).toBe(true);
-          await settleRejections();
-        },
-      ),
-      propertyParameters(80),
+            try {
+              await memory.add("constructed fine", { userId: "fuzz", infer: false });
+              expect((await memory.getAll({ userId: "fuzz" })).results).toHaveLength(1);
+            } catch (error) {
+              expectTyped(error, `a Memory built from ${describeValue(options)}`, false);
+            } finally {
+              await memory.close();
+            }
+            expect(pollutionFree()).toBe(true);
+          },
+        ),
+        propertyParameters(150),
+      );
+    },
+    propertyTimeout(60_000),
+  );
+
+  it(
+    "Mem0ChatModel: construction and invoke/stream with odd input behave like the inner model or throw typed errors",
+    async () => {
+      const memory = newMemory();
+      await seedBystanders(memory);
+      const before = await bystanderData(memory);
+      const inner = chat();
+      const callOptions = mostly(
+        fc.record(
+          {
+            configurable: usually(
+              fc.record(
+                { user_id: id, agent_id: id, run_id: id, thread_id: id },
+                { requiredKeys: [] },
+              ),
+              wrongType,
+            ),
+            user_id: usually(id, fc.constant(undefined)),
+            run_id: id,
+            filters: usually(fc.constant(undefined), filter),
+            memoryMetadata: usually(fc.constant(undefined), metadata),
+            tags: fc.array(oddString, { maxLength: 2 }),
+            metadata: fc.dictionary(key, scalar, { maxKeys: 2 }),
+          },
+          { requiredKeys: [] },
+        ),
+        odd,
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.constantFrom(...CHAT_FIELD_KEYS), anyValue), { maxLength: 1 }),
+          messagesOf(shortText),
+          callOptions,
+          fc.boolean(),
+          async (fields, input, options, stream) => {
+            const errors: unknown[] = [];
+            let model: Mem0ChatModel;
+            try {
+              model = new Mem0ChatModel({
+                model: inner,
+                memory,
+                userId: "fuzz",
+                store: "background",
+                onError: (error) => errors.push(error),
+                ...Object.fromEntries(fields),
+              });
+            } catch (error) {
+              expectTyped(error, `new Mem0ChatModel(${describeValue(fields)})`, false);
+              return;
+            }
+            const innerOptions = { ...(options as object) } as Record<string, unknown>;
+            for (const ours of ["user_id", "run_id", "filters", "memoryMetadata"])
+              delete innerOptions[ours];
+            const call = async (runnable: ChatOpenAI | Mem0ChatModel, opts: unknown) => {
+              if (!stream) return runnable.invoke(input as never, opts as never);
+              const chunks = [];
+              for await (const chunk of await runnable.stream(input as never, opts as never))
+                chunks.push(chunk);
+              return chunks;
+            };
+            let innerError: unknown;
+            try {
+              await call(inner, innerOptions);
+            } catch (error) {
+              innerError = error;
+            }
+            const name = `${stream ? "stream" : "invoke"}(${describeValue(input)}, ${describeValue(options)}) with ${describeValue(fields)}`;
+            try {
+              await call(model, options);
+            } catch (error) {
+              // The inner model's own refusal of the input is passed on as it is.
+              if (!(
+                innerError && (error as Error)?.constructor === (innerError as Error).constructor
+              )) {
+                expectTyped(error, name, false);
+              }
+            }
+            try {
+              await model.flush();
+            } catch (error) {
+              expectTyped(error, `flush after ${name}`, false);
+            }
+            for (const error of errors) expectTyped(error, `onError of ${name}`, false);
+            expect(await bystanderData(memory)).toEqual(before);
+            expect(pollutionFree()).toBe(true);
+            await settleRejections();
+          },
+        ),
+        propertyParameters(80),
+      );
+      await memory.close();
+    },
+    propertyTimeout(120_000),
+  );
+});
+
+/** Shrunk counterexamples the fuzzer found, kept as plain tests. */
+describe("fuzz regressions", () => {
+  let memory: Memory;
+  const fuzz = { userId: "fuzz" };
+  beforeEach(() => {
+    memory = newMemory();
+  });
+  afterEach(async () => memory.close());
+
+  const rejects = (call: () => Promise<unknown>, type: typeof Mem0Error, message: RegExp) =>
+    expect(call()).rejects.toThrow(
+      expect.objectContaining({ name: type.name, message: expect.stringMatching(message) }),
     );
-    await memory.close();
-  }, 120_000);
+
+  it("refuses message content that is not text or content blocks", async () => {
+    for (const content of [123, { a: 1 }, [null]]) {
+      await rejects(
+        () => memory.add([{ role: "user", content }] as never, { ...fuzz, infer: false }),
+        Mem0InputError,
+        /messages\[0\]\.content must be a string or an array of content blocks/,
+      );
+    }
+  });
+
+  it("refuses ids of the wrong type instead of failing inside SQLite", async () => {
+    await rejects(() => memory.applyQueued({} as never), Mem0InputError, /queued write id/);
+    await rejects(
+      () => memory.applyQueued(Symbol("x") as never),
+      Mem0InputError,
+      /queued write id/,
+    );
+    await rejects(() => memory.graph.delete({} as never), Mem0InputError, /relation id/);
+  });
+
+  it("treats a scope that is not an object as missing", async () => {
+    await rejects(() => memory.outbox(null as never), MissingScopeError, /No memory scope/);
+    await rejects(() => memory.graph.entities(null as never), MissingScopeError, /No memory scope/);
+  });
+
+  it("recover(null) replays the outbox like recover()", async () => {
+    await memory.enqueue("fuzz likes tea", { ...fuzz, infer: false });
+    expect(await memory.recover(null as never)).toBe(1);
+  });
+
+  it("refuses filter values JSON cannot carry, deep nesting and a __proto__ key", async () => {
+    for (const filters of [
+      { a: 1n },
+      { a: () => 1 },
+      { a: Symbol("s") },
+      { a: new Date() },
+      { a: { eq: NaN } },
+    ]) {
+      await rejects(
+        () => memory.search("tea", { ...fuzz, filters } as never),
+        Mem0InputError,
+        /filters\.a/,
+      );
+    }
+    await rejects(
+      () => memory.search("tea", { ...fuzz, filters: deepFilter(100_000) } as never),
+      Mem0InputError,
+      /nests AND\/OR\/NOT more than 32 levels deep/,
+    );
+    await memory.add("fuzz likes tea", { ...fuzz, infer: false });
+    // Dropped without a word before, so the filter matched every memory.
+    await rejects(
+      () => memory.search("tea", { ...fuzz, filters: JSON.parse('{"__proto__": {"eq": 1}}') }),
+      Mem0InputError,
+      /__proto__/,
+    );
+  });
+
+  it("refuses metadata values JSON would drop or change, and a __proto__ key", async () => {
+    for (const metadata of [
+      { a: Symbol("s") },
+      { a: () => 1 },
+      { a: new Date(0) },
+      { a: NaN },
+      { a: { b: 1n } },
+    ]) {
+      await rejects(
+        () => memory.add("fuzz likes tea", { ...fuzz, infer: false, metadata } as never),
+        Mem0InputError,
+        /metadata\.a/,
+      );
+    }
+    await rejects(
+      () =>
+        memory.add("x", {
+          ...fuzz,
+          infer: false,
+          metadata: JSON.parse('{"__proto__": {"polluted": 1}}'),
+        }),
+      Mem0InputError,
+      /__proto__/,
+    );
+    expect(pollutionFree()).toBe(true);
+  });
+
+  it("stores and reports a lone surrogate as U+FFFD, and refuses it in an owner id", async () => {
+    const { results } = await memory.add("a\uD800b", { ...fuzz, infer: false });
+    expect(results[0].memory).toBe("a\uFFFDb");
+    expect((await memory.get(results[0].id))?.memory).toBe("a\uFFFDb");
+    await rejects(
+      () => memory.add("x", { userId: "\uD800", infer: false }),
+      Mem0InputError,
+      /surrogate/,
+    );
+  });
+
+  it("refuses callbacks of the wrong type before calling the LLM", async () => {
+    await rejects(
+      () => memory.add("tea", { ...fuzz, callbacks: () => undefined } as never),
+      Mem0InputError,
+      /callbacks must be a list of callback handlers or a CallbackManager/,
+    );
+  });
+
+  it("names the wrong type instead of calling a given option missing", async () => {
+    await rejects(
+      () => memory.getAll({ userId: 123 } as never),
+      Mem0InputError,
+      /userId must be a string, got number/,
+    );
+    await rejects(
+      () => memory.graph.getAll({ ...fuzz, asOf: Object.create(null) as never }),
+      Mem0InputError,
+      /asOf must be a string, got object/,
+    );
+  });
+
+  it("refuses a Mem0ChatModel handler, write queue or logger that cannot work", () => {
+    for (const fields of [{ handler: {} }, { writeQueue: 5 }, { logger: "console" }]) {
+      expect(
+        () => new Mem0ChatModel({ model: chat(), memory, userId: "fuzz", ...fields } as never),
+      ).toThrow(Mem0ConfigError);
+    }
+  });
 });

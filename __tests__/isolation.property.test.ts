@@ -22,7 +22,7 @@ import {
   type FakeChatReply,
   type FakeChatRequest,
 } from "../src/testing/index.js";
-import { propertyParameters } from "./utils/property.js";
+import { propertyParameters, propertyTimeout } from "./utils/property.js";
 
 /** Owners whose ids look alike: they must behave as entirely separate tenants. */
 const SCOPES: MemoryScope[] = [
@@ -728,79 +728,87 @@ const strangersOf = (scope: MemoryScope) =>
   SCOPES.filter((other) => !sees(scope, other) && !sees(other, scope));
 
 describe("tenant isolation (property-based)", () => {
-  it("a scope's search results and their order do not move when other scopes write", async () => {
-    const otherWrite = fc.record({
-      pick: fc.nat(),
-      words: wordsArb,
-      op: fc.constantFrom("add", "add", "update", "delete", "deleteAll"),
-    });
-    await fc.assert(
-      fc.asyncProperty(
-        scopeArb,
-        fc.array(wordsArb, { minLength: 1, maxLength: 8 }),
-        fc.array(otherWrite, { minLength: 1, maxLength: 20 }),
-        queryArb,
-        async (observed, own, writes, query) => {
-          const scope = SCOPES[observed];
-          const strangers = strangersOf(scope);
-          const memory = new Memory({
-            embeddings: new HashEmbeddings({ dimensions: 64 }),
-            path: ":memory:",
-            recoverOnOpen: false,
-          });
-          try {
-            for (const [i, words] of own.entries()) {
-              await memory.add(`${words.join(" ")} own${i}`, { ...scope, infer: false });
-            }
-            const search = () => memory.search(query, { ...scope, topK: 100, explain: true });
-            const before = await search();
-            const written: { id: string; owner: MemoryScope }[] = [];
-            for (const [i, write] of writes.entries()) {
-              const owner = strangers[write.pick % strangers.length];
-              const mine = written.filter((w) => keyOf(w.owner) === keyOf(owner));
-              const target = mine[write.pick % Math.max(mine.length, 1)];
-              if (write.op === "add" || !target) {
-                const { results } = await memory.add(`${write.words.join(" ")} other${i}`, {
-                  ...owner,
-                  infer: false,
-                });
-                written.push(...results.map(({ id }) => ({ id, owner })));
-              } else if (write.op === "update") {
-                await memory.update(target.id, `${write.words.join(" ")} edited${i}`);
-              } else if (write.op === "delete") {
-                await memory.delete(target.id);
-                written.splice(written.indexOf(target), 1);
-              } else {
-                await memory.deleteAll(owner);
-                written.splice(0, written.length, ...written.filter((w) => w.owner !== owner));
+  it(
+    "a scope's search results and their order do not move when other scopes write",
+    async () => {
+      const otherWrite = fc.record({
+        pick: fc.nat(),
+        words: wordsArb,
+        op: fc.constantFrom("add", "add", "update", "delete", "deleteAll"),
+      });
+      await fc.assert(
+        fc.asyncProperty(
+          scopeArb,
+          fc.array(wordsArb, { minLength: 1, maxLength: 8 }),
+          fc.array(otherWrite, { minLength: 1, maxLength: 20 }),
+          queryArb,
+          async (observed, own, writes, query) => {
+            const scope = SCOPES[observed];
+            const strangers = strangersOf(scope);
+            const memory = new Memory({
+              embeddings: new HashEmbeddings({ dimensions: 64 }),
+              path: ":memory:",
+              recoverOnOpen: false,
+            });
+            try {
+              for (const [i, words] of own.entries()) {
+                await memory.add(`${words.join(" ")} own${i}`, { ...scope, infer: false });
               }
+              const search = () => memory.search(query, { ...scope, topK: 100, explain: true });
+              const before = await search();
+              const written: { id: string; owner: MemoryScope }[] = [];
+              for (const [i, write] of writes.entries()) {
+                const owner = strangers[write.pick % strangers.length];
+                const mine = written.filter((w) => keyOf(w.owner) === keyOf(owner));
+                const target = mine[write.pick % Math.max(mine.length, 1)];
+                if (write.op === "add" || !target) {
+                  const { results } = await memory.add(`${write.words.join(" ")} other${i}`, {
+                    ...owner,
+                    infer: false,
+                  });
+                  written.push(...results.map(({ id }) => ({ id, owner })));
+                } else if (write.op === "update") {
+                  await memory.update(target.id, `${write.words.join(" ")} edited${i}`);
+                } else if (write.op === "delete") {
+                  await memory.delete(target.id);
+                  written.splice(written.indexOf(target), 1);
+                } else {
+                  await memory.deleteAll(owner);
+                  written.splice(0, written.length, ...written.filter((w) => w.owner !== owner));
+                }
+              }
+              expect(await search()).toEqual(before);
+            } finally {
+              await memory.close();
             }
-            expect(await search()).toEqual(before);
-          } finally {
-            await memory.close();
-          }
-        },
-      ),
-      propertyParameters(60),
-    );
-  });
+          },
+        ),
+        propertyParameters(60),
+      );
+    },
+    propertyTimeout(60_000),
+  );
 
-  it("no operation returns, changes or ranks by another scope's data", async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.commands(commandArbs, { maxCommands: 40, size: "max" }),
-        async (commands) => {
-          const real = newReal();
-          try {
-            await fc.asyncModelRun(() => ({ model: newModel(), real }), commands);
-          } finally {
-            await real.memory.close();
-          }
-        },
-      ),
-      propertyParameters(25),
-    );
-  }, 120_000);
+  it(
+    "no operation returns, changes or ranks by another scope's data",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.commands(commandArbs, { maxCommands: 40, size: "max" }),
+          async (commands) => {
+            const real = newReal();
+            try {
+              await fc.asyncModelRun(() => ({ model: newModel(), real }), commands);
+            } finally {
+              await real.memory.close();
+            }
+          },
+        ),
+        propertyParameters(25),
+      );
+    },
+    propertyTimeout(120_000),
+  );
 });
 
 // ------------------------------------------------------------------------------ shared chat model
@@ -831,94 +839,98 @@ const chatCallArb: fc.Arbitrary<ChatCall> = fc.record({
 });
 
 describe("a shared Mem0ChatModel under concurrent users (property-based)", () => {
-  it("never mixes users: each prompt holds only its user's facts, each turn lands in its scope", async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(chatCallArb, { minLength: 2, maxLength: 12 }), async (calls) => {
-        const violations: string[] = [];
-        const prompts = new Map<number, string>();
-        server.setHandler((request) => {
-          const extraction = request.tools?.[0]?.function?.name === "memory_operations";
-          const input = extraction ? parseExtractionInput(request.lastUserText) : undefined;
-          // The question names its call; stored facts and earlier turns mention other calls.
-          const question = input
-            ? (input.conversation.find((m) => m.role === "user")?.content ?? "")
-            : request.lastUserText;
-          const ask = Number(/ask(\d+): what/.exec(question)?.[1] ?? NaN);
-          const call = calls[ask];
-          if (!call) {
-            violations.push(`a request without a known call: ${question.slice(0, 200)}`);
-            return "?";
-          }
-          const mark = markOf(call.user);
-          if (input) {
-            const seen = [
-              ...input.existing.map((m) => m.text),
-              ...input.context.map((m) => m.content),
-              ...input.conversation.map((m) => m.content),
-            ];
-            for (const other of marksIn(seen.join(" ")).filter((m) => m !== mark)) {
-              violations.push(`the extraction for ${mark} (ask${ask}) saw ${other}`);
+  it(
+    "never mixes users: each prompt holds only its user's facts, each turn lands in its scope",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(chatCallArb, { minLength: 2, maxLength: 12 }), async (calls) => {
+          const violations: string[] = [];
+          const prompts = new Map<number, string>();
+          server.setHandler((request) => {
+            const extraction = request.tools?.[0]?.function?.name === "memory_operations";
+            const input = extraction ? parseExtractionInput(request.lastUserText) : undefined;
+            // The question names its call; stored facts and earlier turns mention other calls.
+            const question = input
+              ? (input.conversation.find((m) => m.role === "user")?.content ?? "")
+              : request.lastUserText;
+            const ask = Number(/ask(\d+): what/.exec(question)?.[1] ?? NaN);
+            const call = calls[ask];
+            if (!call) {
+              violations.push(`a request without a known call: ${question.slice(0, 200)}`);
+              return "?";
             }
-            return { json: { add: [`fact ${mark} ask${ask}`], update: [], delete: [] } };
-          }
-          prompts.set(ask, request.messages.map((m) => JSON.stringify(m.content)).join("\n"));
-          return { content: `answer ${mark} ask${ask}`, delayMs: call.replyMs };
-        });
-        const memory = new Memory({
-          llm: chat(),
-          embeddings: new HashEmbeddings({ dimensions: 64 }),
-          path: ":memory:",
-          recoverOnOpen: false,
-        });
-        const model = new Mem0ChatModel({ model: chat(), memory });
-        try {
-          for (const [user, id] of CHAT_USERS.entries()) {
-            await memory.add([`${markOf(user)} likes tea`, `${markOf(user)} plays chess`], {
-              userId: id,
-              infer: false,
-            });
-          }
-          await Promise.all(
-            calls.map(async (call, ask) => {
-              await sleep(call.startMs);
-              const input = `${markOf(call.user)} ask${ask}: what do I like, tea or chess?`;
-              const userId = CHAT_USERS[call.user];
-              const options =
-                call.via === "configurable"
-                  ? { configurable: { user_id: userId } }
-                  : { user_id: userId };
-              if (!call.stream) return model.invoke(input, options);
-              for await (const _chunk of await model.stream(input, options)) {
-                // drained
+            const mark = markOf(call.user);
+            if (input) {
+              const seen = [
+                ...input.existing.map((m) => m.text),
+                ...input.context.map((m) => m.content),
+                ...input.conversation.map((m) => m.content),
+              ];
+              for (const other of marksIn(seen.join(" ")).filter((m) => m !== mark)) {
+                violations.push(`the extraction for ${mark} (ask${ask}) saw ${other}`);
               }
-            }),
-          );
-          expect(await model.flush()).toBe(true);
-          expect(violations).toEqual([]);
-          for (const [ask, call] of calls.entries()) {
-            const prompt = prompts.get(ask) ?? "";
-            expect({ ask, marks: marksIn(prompt) }).toEqual({ ask, marks: [markOf(call.user)] });
-            expect(prompt).toContain(`${markOf(call.user)} likes tea`);
-          }
-          for (const [user, id] of CHAT_USERS.entries()) {
-            const stored = (await memory.getAll({ userId: id, topK: 1000 })).results;
-            expect({ id, marks: marksIn(stored.map((m) => m.memory).join(" ")) }).toEqual({
-              id,
-              marks: [markOf(user)],
-            });
-            const facts = calls.flatMap((call, ask) =>
-              call.user === user ? [`fact ${markOf(user)} ask${ask}`] : [],
+              return { json: { add: [`fact ${mark} ask${ask}`], update: [], delete: [] } };
+            }
+            prompts.set(ask, request.messages.map((m) => JSON.stringify(m.content)).join("\n"));
+            return { content: `answer ${mark} ask${ask}`, delayMs: call.replyMs };
+          });
+          const memory = new Memory({
+            llm: chat(),
+            embeddings: new HashEmbeddings({ dimensions: 64 }),
+            path: ":memory:",
+            recoverOnOpen: false,
+          });
+          const model = new Mem0ChatModel({ model: chat(), memory });
+          try {
+            for (const [user, id] of CHAT_USERS.entries()) {
+              await memory.add([`${markOf(user)} likes tea`, `${markOf(user)} plays chess`], {
+                userId: id,
+                infer: false,
+              });
+            }
+            await Promise.all(
+              calls.map(async (call, ask) => {
+                await sleep(call.startMs);
+                const input = `${markOf(call.user)} ask${ask}: what do I like, tea or chess?`;
+                const userId = CHAT_USERS[call.user];
+                const options =
+                  call.via === "configurable"
+                    ? { configurable: { user_id: userId } }
+                    : { user_id: userId };
+                if (!call.stream) return model.invoke(input, options);
+                for await (const _chunk of await model.stream(input, options)) {
+                  // drained
+                }
+              }),
             );
-            expect(stored.map((m) => m.memory)).toEqual(expect.arrayContaining(facts));
+            expect(await model.flush()).toBe(true);
+            expect(violations).toEqual([]);
+            for (const [ask, call] of calls.entries()) {
+              const prompt = prompts.get(ask) ?? "";
+              expect({ ask, marks: marksIn(prompt) }).toEqual({ ask, marks: [markOf(call.user)] });
+              expect(prompt).toContain(`${markOf(call.user)} likes tea`);
+            }
+            for (const [user, id] of CHAT_USERS.entries()) {
+              const stored = (await memory.getAll({ userId: id, topK: 1000 })).results;
+              expect({ id, marks: marksIn(stored.map((m) => m.memory).join(" ")) }).toEqual({
+                id,
+                marks: [markOf(user)],
+              });
+              const facts = calls.flatMap((call, ask) =>
+                call.user === user ? [`fact ${markOf(user)} ask${ask}`] : [],
+              );
+              expect(stored.map((m) => m.memory)).toEqual(expect.arrayContaining(facts));
+            }
+          } finally {
+            await model.close();
+            await memory.close();
           }
-        } finally {
-          await model.close();
-          await memory.close();
-        }
-      }),
-      propertyParameters(15),
-    );
-  }, 60_000);
+        }),
+        propertyParameters(15),
+      );
+    },
+    propertyTimeout(60_000),
+  );
 });
 
 // ------------------------------------------------------------------------------ regressions

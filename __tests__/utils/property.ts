@@ -7,7 +7,8 @@ import { defaultReportMessage, type Parameters, type RunDetails } from "fast-che
  *
  *   FC_SEED=1234 FC_PATH="5:0:1" npm test -- isolation.property
  *
- * `FC_NUM_RUNS=<n>` scales the number of runs (e.g. 10x for a long local run).
+ * `FC_NUM_RUNS=<n>` sets the number of runs (e.g. 10x for a long local run; the tests' time limit
+ * is lifted then, see {@link propertyTimeout}).
  */
 export function propertyParameters<T>(numRuns: number): Parameters<T> {
   const seed = process.env.FC_SEED;
@@ -30,4 +31,9 @@ function report<T>(details: RunDetails<T>): void {
   throw new Error(message.length > limit ? `${message.slice(0, limit)}… (cut)` : message, {
     cause: details.errorInstance,
   });
+}
+
+/** A property test's time limit: `ms`, or an hour when `FC_NUM_RUNS` asks for a long run. */
+export function propertyTimeout(ms: number): number {
+  return process.env.FC_NUM_RUNS ? 3_600_000 : ms;
 }
