@@ -34,13 +34,14 @@ import {
 } from "@langchain/core/runnables";
 import type { MemoryBackend, MemoryMetadata } from "./backends/base.js";
 import {
+  Mem0MemoryCallbackHandler,
   storageHandler,
-  type Mem0MemoryCallbackHandler,
   type MemoryStorageOptions,
   type StoreMode,
 } from "./callbacks.js";
 import { parseOptions } from "./backends/options.js";
 import { Mem0ClosedError, Mem0ConfigError } from "./errors.js";
+import type { Mem0Logger } from "./logger.js";
 import { MemoryToolkit } from "./memory_toolkit.js";
 import { MemoryRecall, recallOptionsShape, type MemoryRecallOptions } from "./recall.js";
 import { createMemoryTools, MEMORY_TOOL_NAMES, type MemoryToolsOptions } from "./tools.js";
@@ -126,6 +127,19 @@ const fieldsSchema = z.object({
         maxRounds: z.number().int().min(1).max(20).optional(),
       }),
     ])
+    .optional(),
+  writeQueue: z.object({ timeoutMs: z.number().positive().optional() }).strict().optional(),
+  handler: z
+    .custom<Mem0MemoryCallbackHandler>(
+      (value) => value instanceof Mem0MemoryCallbackHandler,
+      "must be the handler of another Mem0ChatModel (model.handler)",
+    )
+    .optional(),
+  logger: z
+    .custom<Mem0Logger>(
+      (value) => typeof (value as Mem0Logger | undefined)?.warn === "function",
+      "must have a warn(message) method",
+    )
     .optional(),
 });
 

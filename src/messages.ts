@@ -29,7 +29,7 @@ export function contentText(content: MessageContent): string {
     .map((block) => {
       if (typeof block === "string") return block;
       if (block.type === "text" && typeof block.text === "string") return block.text;
-      return `[${block.type}]`;
+      return `[${String(block.type)}]`;
     })
     .filter((text) => text.length > 0)
     .join("\n");
@@ -82,8 +82,9 @@ export function messageText(message: BaseMessage): string {
 export function toBaseMessages(messages: BaseMessageLike[] | BaseMessageLike): BaseMessage[] {
   const list = typeof messages === "string" || !Array.isArray(messages) ? [messages] : messages;
   return list.map((message, index) => {
+    let coerced: BaseMessage;
     try {
-      return coerceMessageLikeToMessage(message as BaseMessageLike);
+      coerced = coerceMessageLikeToMessage(message as BaseMessageLike);
     } catch (error) {
       throw new Mem0InputError(
         `messages[${index}] is not a chat message: pass a LangChain message, a { role, content } ` +
@@ -91,12 +92,40 @@ export function toBaseMessages(messages: BaseMessageLike[] | BaseMessageLike): B
         { cause: error },
       );
     }
+    // LangChain takes any content as is; memory reads text out of it.
+    const content: unknown = coerced.content;
+    const valid =
+      typeof content === "string" ||
+      (Array.isArray(content) &&
+        content.every((block) => typeof block === "string" || isObject(block)));
+    if (!valid) {
+      throw new Mem0InputError(
+        `messages[${index}].content must be a string or an array of content blocks ` +
+          `({ type: "text", text }), got ${describeType(content)}.`,
+      );
+    }
+    return coerced;
   });
 }
 
-/** Messages as role/text pairs, dropping empty ones. */
+const isObject = (value: unknown): value is object => typeof value === "object" && value !== null;
+
+function describeType(value: unknown): string {
+  if (value === null) return "null";
+  return Array.isArray(value) ? "an array with an entry that is not a block" : typeof value;
+}
+
+/**
+ * The text with each lone UTF-16 surrogate replaced by U+FFFD, as UTF-8 (the store, hashes,
+ * HTTP) would: what memory stores is then exactly what it reports.
+ */
+export function wellFormed(text: string): string {
+  return text.replace(/\p{Cs}/gu, "\uFFFD");
+}
+
+/** Messages as role/text pairs (well-formed text), dropping empty ones. */
 export function toConversation(messages: BaseMessage[]): ConversationMessage[] {
   return messages
-    .map((message) => ({ role: messageRole(message), content: messageText(message) }))
+    .map((message) => ({ role: messageRole(message), content: wellFormed(messageText(message)) }))
     .filter((message) => message.content.length > 0);
 }

@@ -15,6 +15,9 @@ export interface MemoryScope {
 
 const SCOPE_KEYS = ["userId", "agentId", "runId"] as const;
 
+/** Half of a surrogate pair without its other half: not text any encoding can store. */
+export const LONE_SURROGATE = /\p{Cs}/u;
+
 /** Ids as LangChain users pass them in `configurable` or call options (snake or camel case). */
 export interface ScopeLike {
   userId?: unknown;
@@ -60,10 +63,17 @@ export function mergeScopes(...scopes: (MemoryScope | undefined)[]): MemoryScope
 export function requireScope(scope: MemoryScope, hint?: string): MemoryScope {
   const clean: MemoryScope = {};
   for (const key of SCOPE_KEYS) {
-    const value = scope[key];
+    // Anything but an object (null, a bare id string) names no owner.
+    const value = typeof scope === "object" && scope !== null ? scope[key] : undefined;
     if (value === undefined) continue;
     if (typeof value !== "string" || value.trim() === "") {
       throw new Mem0InputError(`Memory scope field "${key}" must be a non-empty string.`);
+    }
+    if (LONE_SURROGATE.test(value)) {
+      throw new Mem0InputError(
+        `Memory scope field "${key}" contains a lone UTF-16 surrogate; ids must be well-formed ` +
+          "Unicode (a store would turn it into U+FFFD and report another id).",
+      );
     }
     clean[key] = value;
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Mem0InputError } from "../errors.js";
-import { requireScope, type MemoryScope } from "../scope.js";
+import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type {
   EdgeValidity,
   GraphChange,
@@ -11,6 +11,7 @@ import type {
 import { normalizeEntityName } from "../stores/entity_names.js";
 import type { Relation } from "./base.js";
 import type { MemoryOperations } from "./extraction.js";
+import { graphGetAllOptionsSchema, parseOptions } from "./options.js";
 
 export interface GraphOptions {
   /** Cosine similarity above which a new name resolves to an existing entity (default 0.9). */
@@ -74,6 +75,21 @@ function bm25(query: string[], documents: string[][]): number[] {
   );
 }
 
+/**
+ * Entities above the resolution threshold looked at per new name: the owner's own are picked
+ * among them, those of scopes the owner can see (a user's runs, an agent's users) skipped.
+ */
+const RESOLUTION_CANDIDATES = 100;
+
+/**
+ * Whether the entity belongs to exactly this owner. A write resolves names among the owner's
+ * own entities only: a relation linking an entity of another scope would be deleted with that
+ * scope (`deleteAll` of a run, or of one of an agent's users).
+ */
+function ownedBy(entity: GraphEntity, owner: MemoryScope): boolean {
+  return scopeKey(entity) === scopeKey(owner);
+}
+
 /** What an extraction's relations need before the one embedding request of an `add`. */
 export interface GraphPlan {
   /** Canonical names of every entity in the extracted relations and aliases. */
@@ -107,10 +123,13 @@ export class GraphMemory {
     this.topK = options.topK ?? 10;
   }
 
-  /** Canonical entity name; self-references become the scope's user id. */
+  /**
+   * Canonical entity name; self-references become the scope's user id ("user" when there is
+   * none, or when the id has no letter or digit to name an entity by).
+   */
   canonical(name: string, owner: MemoryScope): string {
     const normalized = normalizeEntityName(name);
-    if (SELF_REFERENCES.has(normalized)) return normalizeEntityName(owner.userId ?? "user");
+    if (SELF_REFERENCES.has(normalized)) return normalizeEntityName(owner.userId ?? "") || "user";
     return normalized;
   }
 
@@ -137,7 +156,9 @@ export class GraphMemory {
       aliasOf.set(other, canonical);
     }
     names.delete("");
-    const found = await this.store.findEntitiesByName(owner, [...names]);
+    const found = (await this.store.findEntitiesByName(owner, [...names])).filter((entity) =>
+      ownedBy(entity, owner),
+    );
     const known = new Map<string, GraphEntity>();
     for (const entity of found) {
       for (const alias of entity.aliases) if (names.has(alias)) known.set(alias, entity);
@@ -169,10 +190,12 @@ export class GraphMemory {
     const changes: GraphChange[] = [];
     const resolved = new Map(plan.known);
     for (const [i, name] of plan.unresolved.entries()) {
-      const [match] = await this.store.similarEntities(owner, embeddings[i], {
-        topK: 1,
-        threshold: this.entityThreshold,
-      });
+      const match = (
+        await this.store.similarEntities(owner, embeddings[i], {
+          topK: RESOLUTION_CANDIDATES,
+          threshold: this.entityThreshold,
+        })
+      ).find(({ entity }) => ownedBy(entity, owner));
       const entity = match?.entity ?? {
         id: randomUUID(),
         name,
@@ -299,7 +322,11 @@ export class GraphMemory {
    * `getAll({ userId: "alice", includeInvalid: true })`.
    */
   async getAll(options: MemoryScope & EdgeValidity): Promise<(Relation & { id: string })[]> {
-    const { asOf, includeInvalid, ...scope } = options ?? {};
+    const { asOf, includeInvalid, ...scope } = parseOptions(
+      graphGetAllOptionsSchema,
+      options,
+      "graph.getAll options",
+    );
     const edges = await this.store.listEdges(requireScope(scope), { asOf, includeInvalid });
     return edges.map((edge) => toRelation(edge));
   }
@@ -311,6 +338,11 @@ export class GraphMemory {
 
   /** Removes one relation for good (use invalidation through `add` to keep its history). */
   async delete(relationId: string): Promise<void> {
+    if (typeof relationId !== "string" || relationId === "") {
+      throw new Mem0InputError(
+        `A relation id must be a non-empty string (an id from graph.getAll), got ${typeof relationId}.`,
+      );
+    }
     if (!(await this.store.getEdge(relationId)))
       throw new Mem0InputError(`No relation with id "${relationId}".`);
     await this.store.applyGraph([{ type: "delete_edge", id: relationId }]);

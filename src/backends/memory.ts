@@ -17,7 +17,12 @@ import {
 } from "../errors.js";
 import { KeyedLock } from "../keyed_lock.js";
 import { consoleLogger, type Mem0Logger } from "../logger.js";
-import { toBaseMessages, toConversation, type ConversationMessage } from "../messages.js";
+import {
+  toBaseMessages,
+  toConversation,
+  wellFormed,
+  type ConversationMessage,
+} from "../messages.js";
 import { Redactor, type RedactOption } from "../redaction.js";
 import { MemoryRetriever, type MemoryRetrieverOptions } from "../retriever.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
@@ -59,9 +64,11 @@ import { MemoryExtractor } from "./extraction.js";
 import { GraphMemory, type GraphOptions } from "./graph.js";
 import {
   addOptionsSchema,
+  applyQueuedOptionsSchema,
   deleteAllOptionsSchema,
   getAllOptionsSchema,
   parseOptions,
+  recoverOptionsSchema,
   resolveScope,
   searchOptionsSchema,
   updateOptionsSchema,
@@ -169,10 +176,10 @@ function memoryEvent(
     : { id, memory, event, previousMemory, metadata: { event, previousMemory } };
 }
 
-function checkMemoryId(memoryId: unknown): asserts memoryId is string {
+function checkMemoryId(memoryId: unknown, what = "A memory id"): asserts memoryId is string {
   if (typeof memoryId !== "string" || memoryId.trim() === "") {
     throw new Mem0InputError(
-      `A memory id must be a non-empty string, got ${memoryId === "" ? '""' : typeof memoryId}.`,
+      `${what} must be a non-empty string, got ${memoryId === "" ? '""' : typeof memoryId}.`,
     );
   }
 }
@@ -308,11 +315,46 @@ function checkMetadata(metadata: MemoryMetadata | undefined, what: string): void
       );
     }
   }
-  try {
-    if (metadata !== undefined) JSON.stringify(metadata);
-  } catch (error) {
-    throw new Mem0InputError(`${what}.metadata must be JSON-serialisable.`, { cause: error });
+  if (metadata !== undefined) checkJsonValue(metadata, `${what}.metadata`, 0);
+}
+
+/** Metadata nested deeper than this is refused (it is stored as JSON and matched recursively). */
+const MAX_METADATA_DEPTH = 32;
+
+/**
+ * Metadata must be plain JSON data (strings, finite numbers, booleans, null, arrays, plain
+ * objects): it is stored as JSON, and a value JSON would drop or change (a function, a Date,
+ * NaN) would make stored memories and filters disagree.
+ */
+function checkJsonValue(value: unknown, path: string, depth: number): void {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return;
+  if (typeof value === "number" && Number.isFinite(value)) return;
+  if (depth >= MAX_METADATA_DEPTH) {
+    throw new Mem0InputError(`${path} is nested more than ${MAX_METADATA_DEPTH} levels deep.`);
   }
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => checkJsonValue(item, `${path}[${i}]`, depth + 1));
+    return;
+  }
+  const prototype = typeof value === "object" ? (Object.getPrototypeOf(value) as unknown) : 0;
+  if (prototype === Object.prototype || prototype === null) {
+    for (const [key, item] of Object.entries(value as object)) {
+      // An absent value, as JSON leaves it out.
+      if (item !== undefined) checkJsonValue(item, `${path}.${key}`, depth + 1);
+    }
+    return;
+  }
+  const kind = value instanceof Date ? "a Date (pass date.toISOString())" : typeName(value);
+  throw new Mem0InputError(
+    `${path} must hold JSON data (strings, finite numbers, booleans, null, arrays, plain ` +
+      `objects), got ${kind}.`,
+  );
+}
+
+function typeName(value: unknown): string {
+  if (typeof value === "number" || value === undefined) return String(value);
+  if (typeof value !== "object") return `a ${typeof value}`;
+  return `a ${(value as object).constructor?.name ?? "object"}`;
 }
 
 function scopeOptionName(key: string): string {
@@ -597,10 +639,12 @@ export class Memory implements ManagedMemoryBackend {
     );
     const byId = new Map(offered.map((entry) => [entry.id, entry.memory]));
     const deleted = new Set(operations.delete.map(({ id }) => id).filter((id) => byId.has(id)));
-    const updates = operations.update.filter(
-      ({ id, text }) => byId.has(id) && !deleted.has(id) && text.trim().length > 0,
-    );
-    const additions = [...new Set(operations.add.map((text) => text.trim()).filter(Boolean))];
+    const updates = operations.update
+      .map((update) => ({ ...update, text: wellFormed(update.text) }))
+      .filter(({ id, text }) => byId.has(id) && !deleted.has(id) && text.trim().length > 0);
+    const additions = [
+      ...new Set(operations.add.map((text) => wellFormed(text).trim()).filter(Boolean)),
+    ];
     const graphPlan = await this.graphMemory?.plan(operations, owner);
     // One embedding request for new facts, changed facts and new entity names alike.
     const texts = [
@@ -838,7 +882,7 @@ export class Memory implements ManagedMemoryBackend {
         ? { text: parsed, metadata: undefined, expirationDate: undefined }
         : parsed;
     checkMetadata(given.metadata, "update");
-    const text = given.text === undefined ? undefined : this.redactor.text(given.text);
+    const text = given.text === undefined ? undefined : this.redactor.text(wellFormed(given.text));
     const metadata = this.redactor.metadata(given.metadata);
     const { expirationDate } = given;
     const memory = await this.requireMemory(memoryId);
@@ -971,11 +1015,16 @@ export class Memory implements ManagedMemoryBackend {
     options: { signal?: AbortSignal; callbacks?: Callbacks } = {},
   ): Promise<AddResult | undefined> {
     this.assertOpen();
+    checkMemoryId(id, "A queued write id (what enqueue returned)");
+    const parsed = parseOptions(applyQueuedOptionsSchema, options, "applyQueued options");
     const running = this.applying.get(id);
     if (running) return running;
     const entry = await this.store.getOutbox(id);
     if (!entry) return undefined;
-    return this.applyEntry(entry, options);
+    return this.applyEntry(entry, {
+      signal: parsed.signal,
+      callbacks: parsed.callbacks as Callbacks | undefined,
+    });
   }
 
   private applyEntry(
@@ -1026,10 +1075,14 @@ export class Memory implements ManagedMemoryBackend {
    */
   async recover(options: { retryFailed?: boolean; queuedBefore?: string } = {}): Promise<number> {
     this.assertOpen();
-    const { queuedBefore } = options;
+    const { retryFailed, queuedBefore } = parseOptions(
+      recoverOptionsSchema,
+      options,
+      "recover options",
+    );
     const entries = (await this.store.listOutbox()).filter(
       (entry) =>
-        (options.retryFailed || entry.attempts < this.maxAttempts) &&
+        (retryFailed || entry.attempts < this.maxAttempts) &&
         (queuedBefore === undefined || entry.createdAt < queuedBefore),
     );
     let applied = 0;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Mem0InputError, type Mem0Error } from "../errors.js";
-import { requireScope, type MemoryScope } from "../scope.js";
+import { LONE_SURROGATE, requireScope, type MemoryScope } from "../scope.js";
 import { validateFilter, type MetadataFilter } from "../stores/filters.js";
 import type { SearchFilters } from "./base.js";
 
@@ -16,12 +16,39 @@ const RENAMES: Record<string, string> = {
   data: "text",
 };
 
-const id = z.string().trim().min(1, "must be a non-empty string");
+/** Owner ids are opaque and matched exactly: never trimmed, so "alice " is not "alice". */
+const id = z
+  .string()
+  .refine((value) => value.trim() !== "", "must be a non-empty string")
+  .refine(
+    (value) => !LONE_SURROGATE.test(value),
+    "must be well-formed Unicode, without lone surrogates",
+  );
 const scopeShape = { userId: id.optional(), agentId: id.optional(), runId: id.optional() };
-const record = z.record(z.string(), z.unknown());
+/**
+ * Metadata and filters. A `"__proto__"` key (own, as `JSON.parse` makes it) is refused: a
+ * plain object cannot hold it as data, so it would be dropped without a word.
+ */
+const record = z.preprocess(
+  (value, ctx) => {
+    if (typeof value === "object" && value !== null && Object.hasOwn(value, "__proto__")) {
+      ctx.addIssue({ code: "custom", message: 'must not have a "__proto__" key', input: value });
+    }
+    return value;
+  },
+  z.record(z.string(), z.unknown()),
+);
 const signal = z.custom<AbortSignal>(
   (value) => value instanceof AbortSignal,
   "must be an AbortSignal",
+);
+/** LangChain callbacks: a list of handlers, or a `CallbackManager`. */
+const callbacks = z.custom<unknown>(
+  (value) =>
+    Array.isArray(value)
+      ? value.every((handler) => typeof handler === "object" && handler !== null)
+      : typeof (value as { copy?: unknown } | null)?.copy === "function",
+  "must be a list of callback handlers or a CallbackManager",
 );
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
@@ -60,7 +87,7 @@ export const addOptionsSchema = z
     timestamp: z.union([z.date(), z.string(), z.number(), z.null()]).optional(),
     expirationDate: expirationDate.optional(),
     signal: signal.optional(),
-    callbacks: z.unknown().optional(),
+    callbacks: callbacks.optional(),
   })
   .strict();
 
@@ -113,6 +140,22 @@ export const updateOptionsSchema = z.union([
 
 export const deleteAllOptionsSchema = z.object(scopeShape).strict();
 
+export const applyQueuedOptionsSchema = z
+  .object({ signal: signal.optional(), callbacks: callbacks.optional() })
+  .strict();
+
+export const graphGetAllOptionsSchema = z
+  .object({
+    ...scopeShape,
+    asOf: z.string().optional(),
+    includeInvalid: z.boolean().optional(),
+  })
+  .strict();
+
+export const recoverOptionsSchema = z
+  .object({ retryFailed: z.boolean().optional(), queuedBefore: z.iso.datetime().optional() })
+  .strict();
+
 function describeIssue(issue: z.core.$ZodIssue, what: string): string {
   const path = issue.path.length ? `${what}.${issue.path.join(".")}` : what;
   if (issue.code === "unrecognized_keys") {
@@ -125,8 +168,47 @@ function describeIssue(issue: z.core.$ZodIssue, what: string): string {
       })
       .join("; ");
   }
-  if (issue.code === "invalid_type" && issue.input === undefined) return `${path} is required`;
+  if (issue.code === "invalid_type") {
+    const got = receivedType(issue);
+    return got === "undefined"
+      ? `${path} is required`
+      : `${path} must be ${typeWord(issue.expected)}${got ? `, got ${got}` : ""}`;
+  }
+  if (issue.code === "invalid_union") {
+    // A branch of the right type that failed inside says more than the list of types.
+    const inner = issue.errors.find((branch) => branch.some((sub) => sub.path.length > 0));
+    if (inner) {
+      const prefix = issue.path.length ? `${what}.${issue.path.join(".")}` : what;
+      return inner.map((sub) => describeIssue(sub, prefix)).join("; ");
+    }
+    const expected = [
+      ...new Set(
+        issue.errors
+          .flat()
+          .flatMap((sub) => (sub.code === "invalid_type" ? [typeWord(sub.expected)] : [])),
+      ),
+    ];
+    const got = issue.errors.flat().map(receivedType).find(Boolean);
+    if (expected.length > 0) return `${path} must be ${expected.join(" or ")}, got ${got}`;
+  }
   return `${path} ${issue.message}`;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  boolean: "a boolean",
+  object: "an object",
+  record: "an object",
+  array: "an array",
+  date: "a Date",
+  function: "a function",
+};
+const typeWord = (type: string) => TYPE_WORDS[type] ?? type;
+
+/** The type zod saw ("number", "undefined", ...); zod 4 names it only in its message. */
+function receivedType(issue: z.core.$ZodIssue): string | undefined {
+  return /received (\w+)/.exec(issue.message)?.[1];
 }
 
 /** Parses options with a schema; a failure is a typed error naming every bad field. */
@@ -176,13 +258,13 @@ export function resolveScope(
             `Invalid ${what}: filters.${name} must be a non-empty string (an owner id).`,
           );
         }
-        if (scope[key] !== undefined && scope[key] !== value.trim()) {
+        if (scope[key] !== undefined && scope[key] !== value) {
           throw new Mem0InputError(
             `Invalid ${what}: the owner is given twice and disagrees (${key} vs filters.${name}); ` +
               "give it once.",
           );
         }
-        scope[key] = value.trim();
+        scope[key] = value;
       }
     }
     if (Object.keys(rest).length > 0) {

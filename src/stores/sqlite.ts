@@ -194,19 +194,6 @@ const STOP_WORDS = new Set(
 const MAX_QUERY_TOKENS = 64;
 
 /**
- * A term found in more than this share of all memories is left out of the keyword query when
- * rarer terms are present: its BM25 weight is small (idf ≤ ln 9) but scoring its posting list
- * is what a keyword search spends its time on.
- */
-const COMMON_TERM_SHARE = 0.1;
-/** Below this many matching memories a term is never considered common (small stores). */
-const MIN_COMMON_TERM_DOCS = 100;
-/** Rarer terms are kept first until their posting lists add up to this many rows. */
-const KEYWORD_POSTINGS_BUDGET = 2000;
-/** Document frequencies remembered between writes. */
-const MAX_CACHED_TERMS = 4096;
-
-/**
  * The words of free text as quoted FTS5 phrases (stop words dropped unless nothing else is
  * left), so no user input can produce an FTS syntax error.
  */
@@ -479,6 +466,13 @@ export class SqliteStore
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       ),
       getById: db.prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id = ?`),
+      getBySeqs: db.prepare(
+        `SELECT m.seq, ${MEMORY_COLUMNS} FROM memories m WHERE m.seq IN (SELECT value FROM json_each(?))`,
+      ),
+      getBySeqsFiltered: db.prepare(
+        `SELECT m.seq, ${MEMORY_COLUMNS} FROM memories m
+         WHERE m.seq IN (SELECT value FROM json_each(?)) AND mem0_match(m.metadata, ?)`,
+      ),
       getByIds: db.prepare(
         `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id IN (SELECT value FROM json_each(?))`,
       ),
@@ -674,72 +668,12 @@ export class SqliteStore
     return out;
   }
 
-  /** Statements of the keyword search, prepared on first use. */
-  private keywordStatements?: {
-    changeKey: Database.Statement;
-    rowCount: Database.Statement;
-    termDocs: Database.Statement;
-  };
-  /** Row count and per-phrase document counts, valid while `key` (writes seen) holds. */
-  private termStats?: { key: string; rows: number; docs: Map<string, number> };
-
-  private keywordStatement() {
-    this.keywordStatements ??= {
-      // Changes by this connection plus commits by others: any write moves one of them.
-      changeKey: this.db
-        .prepare("SELECT total_changes() || ':' || data_version FROM pragma_data_version")
-        .pluck(),
-      rowCount: this.db.prepare("SELECT count(*) FROM memories").pluck(),
-      // Matching rows of each phrase, counted up to @cap (a posting list is read lazily).
-      termDocs: this.db.prepare(
-        `SELECT j.key AS i, (SELECT count(*) FROM (SELECT 1 FROM memories_fts
-           WHERE memories_fts MATCH j.value LIMIT @cap)) AS docs
-         FROM json_each(@phrases) j`,
-      ),
-    };
-    return this.keywordStatements;
-  }
-
   /**
-   * The phrases worth scoring: rarest first, dropping phrases that match nothing and phrases
-   * found in more than {@link COMMON_TERM_SHARE} of all memories (unless no rarer phrase is
-   * left), within {@link KEYWORD_POSTINGS_BUDGET} matching rows after the rarest phrase.
+   * Keyword search inside the scope, ranked by the statistics of the scope alone: a memory
+   * scores the sum of the BM25 inverse document frequencies, among the scope's memories, of
+   * the query words it contains. FTS5's `bm25()` would weigh words by the whole table, so
+   * other scopes' memories would sway the ranking.
    */
-  private selectPhrases(phrases: string[]): string[] {
-    if (phrases.length <= 1) return phrases;
-    const statements = this.keywordStatement();
-    const key = statements.changeKey.get() as string;
-    if (this.termStats?.key !== key) {
-      this.termStats = { key, rows: statements.rowCount.get() as number, docs: new Map() };
-    }
-    const stats = this.termStats;
-    const common = Math.max(MIN_COMMON_TERM_DOCS, Math.floor(stats.rows * COMMON_TERM_SHARE));
-    const unknown = phrases.filter((phrase) => !stats.docs.has(phrase));
-    if (unknown.length > 0) {
-      if (stats.docs.size + unknown.length > MAX_CACHED_TERMS) stats.docs.clear();
-      const counted = statements.termDocs.all({
-        phrases: JSON.stringify(unknown),
-        cap: common + 1,
-      }) as { i: number; docs: number }[];
-      for (const { i, docs } of counted) stats.docs.set(unknown[i], docs);
-    }
-    const ranked = phrases
-      .map((phrase) => ({ phrase, docs: stats.docs.get(phrase) ?? 0 }))
-      .filter(({ docs }) => docs > 0)
-      .sort((a, b) => a.docs - b.docs);
-    if (ranked.length === 0) return [];
-    // Every phrase is common: keep one of them (the counts stopped at the cap).
-    if (ranked[0].docs > common) return [ranked[0].phrase];
-    const kept = [ranked[0].phrase];
-    let postings = 0;
-    for (const { phrase, docs } of ranked.slice(1)) {
-      if (docs > common || postings + docs > KEYWORD_POSTINGS_BUDGET) break;
-      kept.push(phrase);
-      postings += docs;
-    }
-    return kept;
-  }
-
   async keywordSearch(
     query: string,
     scope: MemoryScope,
@@ -747,29 +681,44 @@ export class SqliteStore
   ): Promise<ScoredMemory[]> {
     const queryScope = this.checkSearch(scope, options);
     if (options.topK === 0) return [];
-    const phrases = this.selectPhrases(ftsPhrases(String(query ?? "")));
+    const phrases = ftsPhrases(String(query ?? ""));
     if (phrases.length === 0) return [];
-    const { mask, sql, params } = scopeCondition(queryScope, "m.");
-    const filtered = options.filters !== undefined;
-    // Rank on (seq, score) only; the full rows are read for the top-K alone.
-    const statement = this.scoped(
-      filtered ? "keyword-filtered" : "keyword",
+    const { mask, sql, params } = scopeCondition(queryScope);
+    // Every (query word, memory of the scope) match. The scope's row ids go into a Bloom
+    // filter (unary `+` keeps SQLite from probing the index once per id), so a long posting
+    // list costs a scan, not a row lookup per entry.
+    const matches = this.scoped(
+      "keyword-matches",
       mask,
       () =>
-        `WITH top AS (
-           SELECT m.seq AS seq, bm25(memories_fts) AS bm25_score
-           FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid
-           WHERE memories_fts MATCH ? AND ${sql}${filtered ? " AND mem0_match(m.metadata, ?)" : ""}
-           ORDER BY bm25_score, m.seq LIMIT ?
-         )
-         SELECT ${MEMORY_COLUMNS}, top.bm25_score FROM top JOIN memories m ON m.seq = top.seq
-         ORDER BY top.bm25_score, top.seq`,
-    );
-    const args: unknown[] = [phrases.join(" OR "), ...params];
-    if (filtered) args.push(JSON.stringify(options.filters));
-    args.push(options.topK);
-    const rows = statement.all(...args) as (MemoryRow & { bm25_score: number })[];
-    return rows.map((row) => ({ memory: toMemory(row), score: -row.bm25_score }));
+        `SELECT j.key, f.rowid FROM json_each(?) j JOIN memories_fts f ON f.memories_fts MATCH j.value
+         WHERE +f.rowid IN (SELECT seq FROM memories WHERE ${sql})`,
+    )
+      .raw(true)
+      .all(JSON.stringify(phrases), ...params) as [number, number][];
+    if (matches.length === 0) return [];
+    const total = this.scoped("count", mask, () => `SELECT count(*) FROM memories WHERE ${sql}`)
+      .pluck()
+      .get(...params) as number;
+    const docs = new Array<number>(phrases.length).fill(0);
+    for (const [phrase] of matches) docs[phrase]++;
+    const idf = docs.map((n) => Math.log(1 + (total - n + 0.5) / (n + 0.5)));
+    const scores = new Map<number, number>();
+    for (const [phrase, seq] of matches) scores.set(seq, (scores.get(seq) ?? 0) + idf[phrase]);
+    const ranked = [...scores].sort(([seqA, a], [seqB, b]) => b - a || seqA - seqB);
+    // A filter only decides which matches are returned; the statistics stay the scope's.
+    const wanted = options.filters === undefined ? ranked.slice(0, options.topK) : ranked;
+    const seqs = JSON.stringify(wanted.map(([seq]) => seq));
+    const rows = (
+      options.filters === undefined
+        ? this.stmt.getBySeqs.all(seqs)
+        : this.stmt.getBySeqsFiltered.all(seqs, JSON.stringify(options.filters))
+    ) as (MemoryRow & { seq: number })[];
+    const bySeq = new Map(rows.map((row) => [row.seq, row]));
+    return wanted
+      .filter(([seq]) => bySeq.has(seq))
+      .slice(0, options.topK)
+      .map(([seq, score]) => ({ memory: toMemory(bySeq.get(seq)!), score }));
   }
 
   async similarities(vector: number[], ids: string[]): Promise<Map<string, number>> {
