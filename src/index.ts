@@ -64,6 +64,12 @@ export {
   type MemoryStorage,
   type UpdateMemoryOptions,
 } from "./backends/memory.js";
+export {
+  DEFAULT_MEM0_HOST,
+  MemoryClient,
+  type MemoryClientOptions,
+  type PlatformAddResult,
+} from "./backends/client.js";
 export { DEFAULT_EXTRACTION_PROMPT } from "./backends/extraction.js";
 export type { GraphMemory, GraphOptions } from "./backends/graph.js";
 export type {
