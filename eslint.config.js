@@ -30,4 +30,18 @@ export default tseslint.config(
     },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
+  {
+    // The inspector page's script runs in the browser, loaded as a classic script.
+    files: ["src/server/inspector/**/*.js"],
+    languageOptions: {
+      sourceType: "script",
+      globals: {
+        document: "readonly",
+        fetch: "readonly",
+        location: "readonly",
+        sessionStorage: "readonly",
+        URLSearchParams: "readonly",
+      },
+    },
+  },
 );
