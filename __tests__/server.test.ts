@@ -212,10 +212,7 @@ test("REST routes: list, search, get, update, history, export, delete, delete-al
   };
 
   const list = await call("/v1/memories?user_id=alice");
-  expect(list.body.results.map((m) => m.memory)).toEqual([
-    "I like green tea",
-    "I live in Porto",
-  ]);
+  expect(list.body.results.map((m) => m.memory)).toEqual(["I like green tea", "I live in Porto"]);
   const found = await call("/v1/memories/search", {
     method: "POST",
     headers: { "content-type": "application/json", "x-mem0-user-id": "alice" },
