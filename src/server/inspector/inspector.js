@@ -422,6 +422,7 @@ async function start() {
     event.preventDefault();
     readScope();
     state.query = $("query").value.trim();
+    state.mode = state.query ? "search" : "list";
     refresh();
   });
   $("show-all").addEventListener("click", () => {
