@@ -197,15 +197,16 @@ test("a long import shows progress on stderr", async () => {
 }, 60_000);
 
 test("doctor: healthy setup exits 0; a broken store and a wrong embedder exit 4 with fixes", async () => {
-  const healthy = await cli(["-s", storeA, "doctor"], {
-    env: { OPENAI_BASE_URL: "http://127.0.0.1:9/v1" },
-  });
-  expect(healthy.stdout).toMatch(/everything looks fine/);
-  expect(healthy.code).toBe(0);
-
   const broken = join(dir, "broken.db");
   await writeFile(broken, "this is not a database");
-  const bad = await cli(["-s", broken, "doctor", "--json"]);
+  const local = { env: { OPENAI_BASE_URL: "http://127.0.0.1:9/v1" } };
+  const [healthy, bad, mismatch] = await Promise.all([
+    cli(["-s", storeA, "doctor"], local),
+    cli(["-s", broken, "doctor", "--json"]),
+    cli(["-s", storeA, "-e", "hash:64", "doctor"], local),
+  ]);
+  expect(healthy.stdout).toMatch(/everything looks fine/);
+  expect(healthy.code).toBe(0);
   expect(bad.code).toBe(4);
   const report = json<{ ok: boolean; checks: { name: string; ok: boolean; fix?: string }[] }>(bad);
   expect(report.ok).toBe(false);
