@@ -61,8 +61,10 @@ const ENTRY_POINTS = [
   { specifier: "langchain-mem0", expected: ["Mem0ChatModel", "Mem0Error"] },
   {
     specifier: "langchain-mem0/testing",
-    expected: ["FakeOpenAIServer", "HashEmbeddings", "hashEmbedding"],
+    expected: ["FakeOpenAIServer", "FakeMem0Platform", "HashEmbeddings", "hashEmbedding"],
   },
+  { specifier: "langchain-mem0/server", expected: ["createMem0App", "startMem0Server"] },
+  { specifier: "langchain-mem0/cli", expected: ["createProgram", "run", "EXIT"] },
 ];
 
 let consumerDir: string;
