@@ -26,7 +26,7 @@ export default tseslint.config(
     files: ["**/*.cjs"],
     languageOptions: {
       sourceType: "commonjs",
-      globals: { require: "readonly", module: "writable" },
+      globals: { require: "readonly", module: "writable", fetch: "readonly" },
     },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },

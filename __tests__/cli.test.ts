@@ -106,7 +106,7 @@ test("list, search, get, update, history and delete, in text and --json", async 
   expect(gone.code).toBe(3);
   expect(gone.stderr).toMatch(/No memory with id/);
   expect(json<{ error: { exitCode: number } }>(gone).error.exitCode).toBe(3);
-}, 60_000);
+}, 180_000);
 
 test("usage errors exit 2: no scope, unknown option, delete-all without --yes", async () => {
   const [noScope, unknown, unconfirmed] = await Promise.all([
@@ -123,7 +123,7 @@ test("usage errors exit 2: no scope, unknown option, delete-all without --yes", 
   expect((await cli(["-s", storeA, "memories", "list", "-u", "bob", "--json"])).stdout).toMatch(
     /I like coffee/,
   );
-}, 60_000);
+}, 180_000);
 
 test("export and import round trip across store files, reusing or recomputing vectors", async () => {
   const file = join(dir, "alice.jsonl");
@@ -177,7 +177,7 @@ test("export and import round trip across store files, reusing or recomputing ve
     await cli(["-s", storeC, "memories", "search", "Porto", "-u", "carol", "--json"]),
   );
   expect(inC.results[0]).toMatchObject({ memory: "I live in Porto", user_id: "carol" });
-}, 90_000);
+}, 180_000);
 
 test("a long import shows progress on stderr", async () => {
   const file = join(dir, "many.jsonl");
@@ -194,7 +194,7 @@ test("a long import shows progress on stderr", async () => {
   expect(result.stdout).toMatch(/imported 250 memories/);
   expect(result.stdout).toMatch(/re-embedded 250 .*the file has no vectors/);
   expect(result.stderr).toMatch(/import: 250\/250 \(100%\)/);
-}, 60_000);
+}, 180_000);
 
 test("doctor: healthy setup exits 0; a broken store and a wrong embedder exit 4 with fixes", async () => {
   const broken = join(dir, "broken.db");
@@ -221,7 +221,7 @@ test("doctor: healthy setup exits 0; a broken store and a wrong embedder exit 4 
 
   expect(mismatch.code).toBe(4);
   expect(mismatch.stdout).toMatch(/FAIL embedder/);
-}, 60_000);
+}, 180_000);
 
 test("chat: says what to set without a provider; with one, session 2 uses what session 1 stored", async () => {
   const noProvider = await cli(["-s", join(dir, "chat.db"), "chat", "--user", "erin"]);
@@ -247,4 +247,4 @@ test("chat: says what to set without a provider; with one, session 2 uses what s
   } finally {
     await server.close();
   }
-}, 60_000);
+}, 180_000);
