@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { Mem0, type CompletionTrace } from "../facade/mem0.js";
+import type { CompletionTrace } from "../facade/mem0.js";
 import type { ChatCompletionMessageParam } from "../facade/openai_format.js";
 import {
   createChatModel,
@@ -27,6 +27,7 @@ export function chatCommand(program: Command): void {
       const model = options.model ?? defaultModel();
       requireProvider(model);
       const llm = await createChatModel(model);
+      const { Mem0 } = await import("../facade/mem0.js");
       const { memory } = await openMemory(global, { llm, recover: true });
       const mem0 = new Mem0({ memory, chatModel: (name, fields) => createChatModel(name, fields) });
       const interactive = process.stdin.isTTY === true;

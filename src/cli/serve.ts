@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { Mem0 } from "../facade/mem0.js";
-import { SERVER_KEY_ENV, startMem0Server } from "../server/serve.js";
+import { SERVER_KEY_ENV } from "../server/binding.js";
 import {
   CliError,
   EXIT,
@@ -37,6 +36,9 @@ export function serveCommand(program: Command): void {
         command: Command,
       ) => {
         const global = command.optsWithGlobals() as GlobalOptions;
+        // Loaded here: the other commands never load the server or the facade.
+        const { startMem0Server } = await import("../server/serve.js");
+        const { Mem0 } = await import("../facade/mem0.js");
         const port = Number(options.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535) {
           throw new CliError(`--port must be a port number, got ${options.port}.`, EXIT.usage);

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { Mem0ConfigError } from "../errors.js";
 import { createMem0App, type Mem0AppOptions } from "./app.js";
+import { SERVER_KEY_ENV, isLoopback } from "./binding.js";
 
 export interface Mem0ServerOptions extends Mem0AppOptions {
   /** Interface to listen on (default `127.0.0.1`); any other needs `apiKey`. */
@@ -25,13 +26,6 @@ export interface Mem0Server {
    * closes the facade and its memory.
    */
   close(options?: { timeout?: number }): Promise<void>;
-}
-
-/** Environment variable read by the CLI for the server's bearer key. */
-export const SERVER_KEY_ENV = "LANGCHAIN_MEM0_SERVER_KEY";
-
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /**
