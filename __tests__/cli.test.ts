@@ -248,3 +248,43 @@ test("chat: says what to set without a provider; with one, session 2 uses what s
     await server.close();
   }
 }, 180_000);
+
+test("serve: listens, answers, refuses a public interface without a key, stops on SIGTERM", async () => {
+  const refused = await cli(["-s", join(dir, "serve.db"), "serve", "--host", "0.0.0.0"]);
+  expect(refused.code).toBe(4);
+  expect(refused.stderr).toMatch(/without an API key/);
+
+  const child = spawn(
+    process.execPath,
+    ["--import", tsx, bin, "-s", join(dir, "serve.db"), "--json", "serve", "--port", "0"],
+    { cwd: dir, env: baseEnv },
+  );
+  let stdout = "";
+  const started = new Promise<{ url: string }>((resolve, reject) => {
+    child.stdout.on("data", (data) => {
+      stdout += data;
+      if (stdout.includes("\n")) resolve(JSON.parse(stdout.split("\n")[0]));
+    });
+    child.on("close", (code) => reject(new Error(`serve exited early with ${code}`)));
+  });
+  const { url } = await started;
+  expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: "ok" });
+  // No provider key: memory routes work; chat says what to set.
+  expect((await fetch(`${url}/v1/memories?user_id=alice`)).status).toBe(200);
+  const chat = await fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: "hi" }],
+      user: "a",
+    }),
+  });
+  expect(chat.status).toBe(400);
+  expect(((await chat.json()) as { error: { message: string } }).error.message).toMatch(
+    /Set OPENAI_API_KEY/,
+  );
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  child.kill("SIGTERM");
+  expect(await exited).toBe(0);
+}, 180_000);

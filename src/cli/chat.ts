@@ -6,6 +6,7 @@ import {
   createChatModel,
   defaultModel,
   openMemory,
+  providerChatModel,
   requireProvider,
   scopeOf,
   type GlobalOptions,
@@ -29,7 +30,7 @@ export function chatCommand(program: Command): void {
       const llm = await createChatModel(model);
       const { Mem0 } = await import("../facade/mem0.js");
       const { memory } = await openMemory(global, { llm, recover: true });
-      const mem0 = new Mem0({ memory, chatModel: (name, fields) => createChatModel(name, fields) });
+      const mem0 = new Mem0({ memory, chatModel: providerChatModel });
       const interactive = process.stdin.isTTY === true;
       const say = (text: string) => {
         if (!global.json) process.stdout.write(text);

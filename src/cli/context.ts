@@ -121,8 +121,30 @@ export async function createChatModel(
   };
   const extra: Record<string, unknown> = {};
   // A local OpenAI-compatible server needs no key, but the client insists on one.
-  if (providerOf(model) === "openai" && !process.env.OPENAI_API_KEY) extra.apiKey = "not-needed";
+  if (
+    providerOf(model) === "openai" &&
+    process.env.OPENAI_BASE_URL &&
+    !process.env.OPENAI_API_KEY
+  ) {
+    extra.apiKey = "not-needed";
+  }
   return universal.initChatModel(model, { ...extra, ...fields });
+}
+
+/**
+ * The facade's model factory for the CLI: refuses a model whose provider has no key with a
+ * `Mem0ConfigError` saying what to set (a 400 from the server), instead of a slow failing call.
+ */
+export async function providerChatModel(
+  model: string,
+  fields: Record<string, unknown>,
+): Promise<BaseChatModel> {
+  try {
+    requireProvider(model);
+  } catch (error) {
+    throw new Mem0ConfigError((error as Error).message);
+  }
+  return createChatModel(model, fields);
 }
 
 /** Embeddings named by `hash[:dims]` / `openai[:model]`. */

@@ -6,6 +6,7 @@ import {
   createChatModel,
   defaultModel,
   openMemory,
+  providerChatModel,
   providerOf,
   PROVIDER_KEYS,
   type GlobalOptions,
@@ -51,7 +52,7 @@ export function serveCommand(program: Command): void {
         const { memory } = await openMemory(global, { llm, recover: llm !== undefined });
         const mem0 = new Mem0({
           memory,
-          chatModel: (name, fields) => createChatModel(name, fields),
+          chatModel: providerChatModel,
         });
         const server = await startMem0Server({
           mem0,
