@@ -5,7 +5,8 @@ import Database from "better-sqlite3";
 import { Mem0InputError, MissingScopeError } from "../src/errors.js";
 import type { MemoryScope } from "../src/scope.js";
 import type { GraphChange, MemoryChange, StoredMemory } from "../src/stores/base.js";
-import { MIGRATIONS, SqliteStore } from "../src/stores/sqlite.js";
+import { SqliteStore } from "../src/stores/sqlite.js";
+import { MIGRATIONS } from "../src/stores/sqlite_schema.js";
 import { normalizeEntityName } from "../src/stores/entity_names.js";
 
 const tempDirs: string[] = [];

@@ -6,7 +6,9 @@ import { EmbedderMismatchError, Mem0Error, Mem0InputError } from "../src/errors.
 import { scopeContains, type MemoryScope } from "../src/scope.js";
 import type { MemoryChange, StoredMemory } from "../src/stores/base.js";
 import type { MetadataFilter } from "../src/stores/filters.js";
-import { buildFtsQuery, MIGRATIONS, SqliteStore } from "../src/stores/sqlite.js";
+import { SqliteStore } from "../src/stores/sqlite.js";
+import { buildFtsQuery } from "../src/stores/sqlite_keyword.js";
+import { MIGRATIONS } from "../src/stores/sqlite_schema.js";
 
 /** Deterministic PRNG (mulberry32). */
 function rng(seed: number): () => number {
@@ -596,8 +598,9 @@ describe("vector cache", () => {
     ).toEqual(["a", "a1"]);
     await store.vectorSearch(axis(2), { userId: "alice", runId: "r1" }, { topK: 10 });
     await store.vectorSearch(axis(2), bob, { topK: 10 });
-    const cache = (store as unknown as { cache: { get(key: string): unknown; size: number } })
-      .cache;
+    const cache = (
+      store as unknown as { vectors: { cache: { get(key: string): unknown; size: number } } }
+    ).vectors.cache;
     const aliceKey = JSON.stringify(["alice", null, null]);
     const before = cache.get(aliceKey);
     expect(cache.size).toBe(3);
@@ -673,7 +676,8 @@ describe("vector cache", () => {
         changes.push(insert(`u${u}-${i}`, `t${i}`, { userId: `u${u}` }, axis(i % 4)));
     }
     await store.apply(changes);
-    const cache = (store as unknown as { cache: { size: number; totalBytes: number } }).cache;
+    const cache = (store as unknown as { vectors: { cache: { size: number; totalBytes: number } } })
+      .vectors.cache;
     for (let round = 0; round < 2; round++) {
       for (let u = 0; u < 5; u++) {
         const results = await store.vectorSearch(axis(0), { userId: `u${u}` }, { topK: 3 });
