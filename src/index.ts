@@ -81,4 +81,9 @@ export type {
 export type * from "./stores/base.js";
 export type { FieldCondition, FilterScalar, MetadataFilter } from "./stores/filters.js";
 export { DEFAULT_SQLITE_PATH, SqliteStore, type SqliteStoreOptions } from "./stores/sqlite.js";
+export {
+  DEFAULT_POSTGRES_SCHEMA,
+  PostgresStore,
+  type PostgresStoreOptions,
+} from "./stores/postgres.js";
 export { HashEmbeddings, type HashEmbeddingsParams } from "./embeddings/hash.js";

@@ -205,7 +205,12 @@ export class PostgresStore
       await client.query(schemaLockSql(this.s));
       const storedModel = await this.meta(client, META_MODEL);
       const storedDims = await this.dimensions(client);
-      checkEmbedder(this.where(), { model: storedModel, dimensions: storedDims }, model, dimensions);
+      checkEmbedder(
+        this.where(),
+        { model: storedModel, dimensions: storedDims },
+        model,
+        dimensions,
+      );
       if (storedModel === undefined) {
         await client.query(`INSERT INTO ${this.s}.meta (key, value) VALUES ($1, $2)`, [
           META_MODEL,
@@ -293,10 +298,11 @@ export class PostgresStore
     const target = requireScope(scope);
     const { sql, params } = scopeCondition(target, "", dollar);
     return this.connection.transaction(async (client) => {
-      const removed = await client.query<{ user_id: string | null; agent_id: string | null; run_id: string | null }>(
-        `DELETE FROM ${this.s}.memories WHERE ${sql} RETURNING user_id, agent_id, run_id`,
-        params,
-      );
+      const removed = await client.query<{
+        user_id: string | null;
+        agent_id: string | null;
+        run_id: string | null;
+      }>(`DELETE FROM ${this.s}.memories WHERE ${sql} RETURNING user_id, agent_id, run_id`, params);
       await client.query(`DELETE FROM ${this.s}.history WHERE ${sql}`, params);
       await client.query(`DELETE FROM ${this.s}.messages WHERE ${sql}`, params);
       await this.graph.deleteScope(client, target);

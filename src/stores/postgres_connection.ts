@@ -32,7 +32,8 @@ export class PostgresConnection {
   readonly pool: Pool;
   readonly schema: string;
   private readonly ownsPool: boolean;
-  private readonly ready: Promise<void>;
+  /** The schema migration, started by the first query. */
+  private ready?: Promise<void>;
   private closed = false;
 
   constructor(options: PostgresConnectionOptions) {
@@ -60,18 +61,22 @@ export class PostgresConnection {
     }
     // An idle client's error (the server went away) must not crash the process.
     if (this.ownsPool) this.pool.on("error", () => undefined);
-    this.ready = this.migrate();
-    // Surfaced by the first query; not an unhandled rejection meanwhile.
-    this.ready.catch(() => undefined);
   }
 
-  private async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await migratePostgres(client, this.schema);
-    } finally {
-      client.release();
-    }
+  /** Migrates the schema once, before the first query (a failed attempt is tried again). */
+  private prepared(): Promise<void> {
+    this.ready ??= (async () => {
+      const client = await this.pool.connect();
+      try {
+        await migratePostgres(client, this.schema);
+      } finally {
+        client.release();
+      }
+    })().catch((error: unknown) => {
+      this.ready = undefined;
+      throw error;
+    });
+    return this.ready;
   }
 
   /** Throws `Mem0ClosedError` once closed. */
@@ -89,7 +94,7 @@ export class PostgresConnection {
     params?: unknown[],
   ): Promise<R[]> {
     this.assertOpen();
-    await this.ready;
+    await this.prepared();
     return (await this.pool.query<R>(text, params)).rows;
   }
 
@@ -100,7 +105,7 @@ export class PostgresConnection {
    */
   async transaction<T>(fn: (client: PoolClient) => Promise<T>, setup = ""): Promise<T> {
     this.assertOpen();
-    await this.ready;
+    await this.prepared();
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken: unknown;
@@ -123,7 +128,7 @@ export class PostgresConnection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.ready.catch(() => undefined);
+    await this.ready?.catch(() => undefined);
     if (this.ownsPool) await this.pool.end();
   }
 }

@@ -170,10 +170,9 @@ export class PostgresGraph implements GraphPart {
   }
 
   async getEdge(id: string): Promise<GraphEdge | undefined> {
-    const rows = await this.ctx.connection.query<EdgeRow>(
-      `${this.edgeSelect()} WHERE ed.id = $1`,
-      [id],
-    );
+    const rows = await this.ctx.connection.query<EdgeRow>(`${this.edgeSelect()} WHERE ed.id = $1`, [
+      id,
+    ]);
     return rows[0] ? toEdge(rows[0]) : undefined;
   }
 
@@ -196,7 +195,10 @@ export class PostgresGraph implements GraphPart {
         case "invalidate_edge":
           await client.query(
             `UPDATE ${this.s}.edges SET valid_to = $1 WHERE id = $2 AND valid_to IS NULL`,
-            [isoTime(change.validTo, `validTo of edge ${change.id}`), requireId(change.id, "Edge id")],
+            [
+              isoTime(change.validTo, `validTo of edge ${change.id}`),
+              requireId(change.id, "Edge id"),
+            ],
           );
           break;
         case "delete_edge":
@@ -229,7 +231,16 @@ export class PostgresGraph implements GraphPart {
       await client.query(
         `INSERT INTO ${this.s}.entities (id, scope_key, user_id, agent_id, run_id, name, embedding, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7::vector, $8)`,
-        [entity.id, scopeKey(owner), user_id, agent_id, run_id, entity.name, embedding, entity.createdAt],
+        [
+          entity.id,
+          scopeKey(owner),
+          user_id,
+          agent_id,
+          run_id,
+          entity.name,
+          embedding,
+          entity.createdAt,
+        ],
       );
     } else if (!existing.has_embedding && embedding !== null) {
       await client.query(

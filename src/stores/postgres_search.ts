@@ -45,7 +45,10 @@ export class PostgresSearch {
   }
 
   /** `WHERE` of a search: scope and filter, with their parameters. */
-  private where(scope: MemoryScope, options: StoreSearchOptions): { sql: string; params: unknown[] } {
+  private where(
+    scope: MemoryScope,
+    options: StoreSearchOptions,
+  ): { sql: string; params: unknown[] } {
     const { sql, params } = scopeCondition(scope, "m.", dollar);
     const all: unknown[] = [...params];
     const filter = options.filters ? ` AND ${filterSql(options.filters, "m.metadata", all)}` : "";

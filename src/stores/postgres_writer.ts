@@ -109,7 +109,16 @@ export class PostgresWriter {
           results.push({ change, applied: false });
           continue;
         }
-        await this.addHistory(client, memory.id, owner, "ADD", null, memory.text, change.actor, now);
+        await this.addHistory(
+          client,
+          memory.id,
+          owner,
+          "ADD",
+          null,
+          memory.text,
+          change.actor,
+          now,
+        );
         touched.set(key, owner);
         results.push({ change, applied: true });
       } else if (change.type === "update") {
@@ -120,7 +129,11 @@ export class PostgresWriter {
         }
         // No new embedding: the text is unchanged, keep the stored vector.
         const vector = change.embedding
-          ? await this.ctx.prepareVector(client, change.embedding, `Embedding of memory ${change.id}`)
+          ? await this.ctx.prepareVector(
+              client,
+              change.embedding,
+              `Embedding of memory ${change.id}`,
+            )
           : null;
         const owner = ownerOf(row);
         const key = scopeKey(owner);
@@ -144,7 +157,16 @@ export class PostgresWriter {
           ],
         );
         touched.set(key, owner);
-        await this.addHistory(client, change.id, owner, "UPDATE", row.text, change.text, change.actor, now);
+        await this.addHistory(
+          client,
+          change.id,
+          owner,
+          "UPDATE",
+          row.text,
+          change.text,
+          change.actor,
+          now,
+        );
         results.push({ change, applied: true, previous: row.text });
       } else if (change.type === "delete") {
         const { rows } = await client.query<MemoryRow>(
@@ -160,7 +182,16 @@ export class PostgresWriter {
         touched.set(scopeKey(owner), owner);
         // Writes queued before this delete must not bring the text back.
         await this.ctx.outbox.forgetHash(client, row.hash, owner);
-        await this.addHistory(client, change.id, owner, "DELETE", row.text, null, change.actor, now);
+        await this.addHistory(
+          client,
+          change.id,
+          owner,
+          "DELETE",
+          row.text,
+          null,
+          change.actor,
+          now,
+        );
         results.push({ change, applied: true, previous: row.text });
       } else {
         throw unknownChange(change);
@@ -190,7 +221,11 @@ export class PostgresWriter {
     return results;
   }
 
-  private async hashOwner(client: Queryable, key: string, hash: string): Promise<string | undefined> {
+  private async hashOwner(
+    client: Queryable,
+    key: string,
+    hash: string,
+  ): Promise<string | undefined> {
     const { rows } = await client.query<{ id: string }>(
       `SELECT id FROM ${this.s}.memories WHERE scope_key = $1 AND hash = $2`,
       [key, hash],
@@ -224,7 +259,11 @@ export class PostgresWriter {
     );
   }
 
-  async insertMessages(client: Queryable, owner: MemoryScope, messages: StoredMessage[]): Promise<void> {
+  async insertMessages(
+    client: Queryable,
+    owner: MemoryScope,
+    messages: StoredMessage[],
+  ): Promise<void> {
     if (messages.length === 0) return;
     const { user_id, agent_id, run_id } = ownerColumns(owner);
     const now = new Date().toISOString();
