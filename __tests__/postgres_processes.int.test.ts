@@ -85,3 +85,48 @@ describePostgres("many app instances, one Postgres database", () => {
     await check.close();
   }, 60_000);
 });
+
+describePostgres("Memory on Postgres", () => {
+  it("Memory.fromConfig with Mem0's pgvector settings adds, searches, updates and deletes", async () => {
+    const schema = newSchema();
+    const url = new URL(DATABASE_URL!);
+    const memory = await Memory.fromConfig({
+      llm: {
+        provider: "openai",
+        config: { model: "gpt-4o-mini", api_key: "test", openai_base_url: server.baseURL },
+      },
+      embedder: { provider: "hash", config: { embedding_dims: 64 } },
+      vector_store: {
+        provider: "pgvector",
+        config: {
+          host: url.hostname,
+          port: Number(url.port),
+          user: decodeURIComponent(url.username),
+          dbname: url.pathname.slice(1),
+          collection_name: schema,
+        },
+      },
+      logger: { warn: () => undefined },
+    });
+    const ann = { userId: "ann" };
+    server.enqueue({
+      json: { add: ["Ann lives in Paris", "Ann has a cat"], update: [], delete: [] },
+    });
+    expect((await memory.add("I live in Paris and I have a cat", ann)).results).toHaveLength(2);
+    const found = await memory.search("Where does Ann live? Paris", ann);
+    expect(found.results[0].memory).toBe("Ann lives in Paris");
+    server.enqueue({
+      json: { add: [], update: [{ id: 0, text: "Ann lives in Berlin" }], delete: [] },
+    });
+    const moved = await memory.add("I moved to Berlin", ann);
+    expect(moved.results.map((r) => r.event)).toEqual(["UPDATE"]);
+    const [item] = (await memory.search("Berlin", ann)).results;
+    expect(item.memory).toBe("Ann lives in Berlin");
+    // Newest first, as mem0ai returns it.
+    expect((await memory.history(item.id)).map((h) => h.action)).toEqual(["UPDATE", "ADD"]);
+    expect((await memory.search("Berlin", { userId: "bob" })).results).toEqual([]);
+    await memory.deleteAll(ann);
+    expect((await memory.getAll(ann)).results).toEqual([]);
+    await memory.close();
+  });
+});
