@@ -242,6 +242,15 @@ export class PostgresStore
     return this.search.similarities(vector, ids);
   }
 
+  async embeddings(ids: string[]): Promise<Map<string, number[]>> {
+    const rows = await this.connection.query<{ id: string; embedding: string }>(
+      `SELECT id, embedding::text AS embedding FROM ${this.s}.memories WHERE id = ANY($1)`,
+      [[...new Set(ids)]],
+    );
+    // pgvector's text form is a JSON array.
+    return new Map(rows.map((row) => [row.id, JSON.parse(row.embedding) as number[]]));
+  }
+
   async get(id: string): Promise<StoredMemory | undefined> {
     const rows = await this.connection.query<MemoryRow>(
       `SELECT ${MEMORY_COLUMNS} FROM ${this.s}.memories m WHERE m.id = $1`,

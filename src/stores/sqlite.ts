@@ -265,6 +265,11 @@ export class SqliteStore
     return this.vectors.similarities(vector, ids);
   }
 
+  async embeddings(ids: string[]): Promise<Map<string, number[]>> {
+    this.assertOpen();
+    return this.vectors.embeddings(ids);
+  }
+
   async get(id: string): Promise<StoredMemory | undefined> {
     this.assertOpen();
     const row = this.stmt.getById.get(id) as MemoryRow | undefined;

@@ -58,6 +58,15 @@ export class SqliteVectorIndex extends SqliteSearchPart {
     this.cache.clear();
   }
 
+  /** The stored vectors of these memories. */
+  embeddings(ids: string[]): Map<string, number[]> {
+    const rows = this.stmt.embeddingsByIds.all(JSON.stringify([...new Set(ids)])) as {
+      id: string;
+      embedding: Buffer;
+    }[];
+    return new Map(rows.map((row) => [row.id, Array.from(blobToVector(row.embedding))]));
+  }
+
   /** Drops every vector cache when another connection has committed since the last check. */
   private syncWithOtherConnections(): void {
     const version = this.stmt.dataVersion.get() as number;
