@@ -219,6 +219,8 @@ export class PostgresStore
       }
       if (storedDims === undefined) await this.recordDimensions(client, dimensions);
     });
+    // Committed (or already recorded): known from now on.
+    this.knownDimensions = dimensions;
   }
 
   async vectorSearch(
