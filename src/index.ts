@@ -96,6 +96,7 @@ export {
 export {
   DEFAULT_POSTGRES_SCHEMA,
   PostgresStore,
+  type PostgresPool,
   type PostgresStoreOptions,
 } from "./stores/postgres.js";
 export { HashEmbeddings, type HashEmbeddingsParams } from "./embeddings/hash.js";

@@ -10,7 +10,7 @@ import {
   section,
   spelling,
 } from "./config_schema.js";
-import { PostgresStore, type PostgresStoreOptions } from "../stores/postgres.js";
+import { PostgresStore, type PostgresPool, type PostgresStoreOptions } from "../stores/postgres.js";
 import type { GraphOptions } from "./graph.js";
 import type { MemoryStorage } from "./memory.js";
 
@@ -75,7 +75,7 @@ const embeddedStoreSettings = mem0Object(
 const postgresStoreSettings = mem0Object(
   {
     connectionString: z.string().min(1),
-    connectionPool: z.custom<import("pg").Pool>(
+    connectionPool: z.custom<PostgresPool>(
       (value) => typeof (value as { connect?: unknown } | null)?.connect === "function",
       { error: "expected a pg Pool" },
     ),

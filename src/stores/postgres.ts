@@ -19,7 +19,7 @@ import type {
   StoreSearchOptions,
 } from "./base.js";
 import { validateFilter } from "./filters.js";
-import { GraphDelegate } from "./graph_delegate.js";
+import { GraphDelegate, type GraphPart } from "./graph_delegate.js";
 import { dollar, PostgresConnection, type Queryable } from "./postgres_connection.js";
 import { filterSql } from "./postgres_filters.js";
 import { PostgresGraph } from "./postgres_graph.js";
@@ -48,10 +48,20 @@ import {
 } from "./store_rows.js";
 import { normalizeVector } from "./vector_cache.js";
 
+/**
+ * A `pg` Pool, as far as the store's public types need to say (so projects that never use
+ * Postgres need no `@types/pg`).
+ */
+export interface PostgresPool {
+  connect(): Promise<unknown>;
+  query(text: string, params?: unknown[]): Promise<unknown>;
+  end(): Promise<void>;
+}
+
 /** Options of {@link PostgresStore}: give a `pool` or a `connectionString`. */
 export interface PostgresStoreOptions {
   /** A `pg` Pool to use; the store does not end it on `close()`. */
-  pool?: Pool;
+  pool?: PostgresPool;
   /** Connection string for a pool the store creates and ends on `close()`. */
   connectionString?: string;
   /** Postgres schema holding the tables (created when missing). Default `"langchain_mem0"`. */
@@ -94,7 +104,7 @@ export class PostgresStore
     super();
     const schema = options?.schema ?? DEFAULT_POSTGRES_SCHEMA;
     this.connection = new PostgresConnection({
-      pool: options?.pool,
+      pool: options?.pool as Pool | undefined,
       connectionString: options?.connectionString,
       schema,
       maxConnections: options?.maxConnections ?? 10,
@@ -127,7 +137,7 @@ export class PostgresStore
     return this.connection.schema;
   }
 
-  protected get graphPart(): PostgresGraph {
+  protected get graphPart(): GraphPart {
     return this.graph;
   }
 

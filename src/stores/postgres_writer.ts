@@ -16,6 +16,8 @@ import { ownerColumns, ownerOf } from "./scope_sql.js";
 import { insertOwner, unknownChange } from "./store_checks.js";
 import { MEMORY_COLUMNS, type MemoryRow } from "./store_rows.js";
 
+type InsertChange = Extract<MemoryChange, { type: "insert" }>;
+
 /** What the writer needs from the Postgres store. */
 export interface PostgresWriterContext {
   connection: PostgresConnection;
@@ -61,8 +63,11 @@ export class PostgresWriter {
     }
     const now = new Date().toISOString();
     const touched = new Map<string, MemoryScope>();
-    const results: AppliedChange[] = [];
-    for (const change of changes) {
+    const onlyInserts = changes.length > 1 && changes.every((change) => change.type === "insert");
+    const results: AppliedChange[] = onlyInserts
+      ? await this.insertAll(client, changes as InsertChange[], forgotten, now, touched)
+      : [];
+    for (const change of onlyInserts ? [] : changes) {
       if (change.type === "insert") {
         const { memory } = change;
         const owner = insertOwner(memory);
@@ -219,6 +224,96 @@ export class PostgresWriter {
       );
     }
     return results;
+  }
+
+  /**
+   * Many inserts (verbatim adds, imports) in a few statements instead of a few per memory, with
+   * the same outcome as one by one: a text already stored in its scope or forgotten since the
+   * write was queued is skipped, an id in use is an error.
+   */
+  private async insertAll(
+    client: Queryable,
+    changes: InsertChange[],
+    forgotten: Set<string>,
+    now: string,
+    touched: Map<string, MemoryScope>,
+  ): Promise<AppliedChange[]> {
+    const rows = [];
+    for (const change of changes) {
+      const owner = insertOwner(change.memory);
+      const vector = await this.ctx.prepareVector(
+        client,
+        change.embedding,
+        `Embedding of memory ${change.memory.id}`,
+      );
+      rows.push({ change, owner, key: scopeKey(owner), vector });
+    }
+    const stored = await client.query<{ scope_key: string; hash: string }>(
+      `SELECT scope_key, hash FROM ${this.s}.memories
+       WHERE (scope_key, hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [rows.map((row) => row.key), rows.map((row) => row.change.memory.hash)],
+    );
+    const taken = new Set(stored.rows.map((row) => `${row.scope_key}\n${row.hash}`));
+    const fresh = rows.filter(
+      ({ change, key }) =>
+        !forgotten.has(change.memory.hash) && !taken.has(`${key}\n${change.memory.hash}`),
+    );
+    const inUse = await client.query<{ id: string }>(
+      `SELECT id FROM ${this.s}.memories WHERE id = ANY($1)`,
+      [fresh.map(({ change }) => change.memory.id)],
+    );
+    if (inUse.rows.length > 0) {
+      throw new Mem0InputError(`A memory with id ${inUse.rows[0].id} already exists.`);
+    }
+    const column = <T>(pick: (row: (typeof fresh)[number]) => T) => fresh.map(pick);
+    // Two of the same text in one batch: the first is kept (ON CONFLICT), like one by one.
+    const inserted = await client.query<{ id: string }>(
+      `INSERT INTO ${this.s}.memories (id, user_id, agent_id, run_id, scope_key, text, hash,
+         metadata, embedding, created_at, updated_at, search_text)
+       SELECT id, user_id, agent_id, run_id, scope_key, text, hash, metadata::jsonb,
+         embedding::vector, created_at, updated_at, search_text
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+         WITH ORDINALITY AS t(id, user_id, agent_id, run_id, scope_key, text, hash, metadata,
+           embedding, created_at, updated_at, search_text, n)
+       ORDER BY n
+       ON CONFLICT (scope_key, hash) DO NOTHING RETURNING id`,
+      [
+        column(({ change }) => change.memory.id),
+        column(({ owner }) => owner.userId ?? null),
+        column(({ owner }) => owner.agentId ?? null),
+        column(({ owner }) => owner.runId ?? null),
+        column(({ key }) => key),
+        column(({ change }) => change.memory.text),
+        column(({ change }) => change.memory.hash),
+        column(({ change }) => JSON.stringify(change.memory.metadata ?? {})),
+        column(({ vector }) => vector),
+        column(({ change }) => change.memory.createdAt),
+        column(({ change }) => change.memory.updatedAt),
+        column(({ change }) => normalizeEntityName(change.memory.text)),
+      ],
+    );
+    const applied = new Set(inserted.rows.map((row) => row.id));
+    const added = fresh.filter(({ change }) => applied.has(change.memory.id));
+    await client.query(
+      `INSERT INTO ${this.s}.history (memory_id, user_id, agent_id, run_id, event, previous, next,
+         actor, created_at)
+       SELECT memory_id, user_id, agent_id, run_id, 'ADD', NULL, next, actor, $7
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+         WITH ORDINALITY AS t(memory_id, user_id, agent_id, run_id, next, actor, n)
+       ORDER BY n`,
+      [
+        added.map(({ change }) => change.memory.id),
+        added.map(({ owner }) => owner.userId ?? null),
+        added.map(({ owner }) => owner.agentId ?? null),
+        added.map(({ owner }) => owner.runId ?? null),
+        added.map(({ change }) => change.memory.text),
+        added.map(({ change }) => change.actor ?? null),
+        now,
+      ],
+    );
+    for (const { key, owner } of added) touched.set(key, owner);
+    return changes.map((change) => ({ change, applied: applied.has(change.memory.id) }));
   }
 
   private async hashOwner(
