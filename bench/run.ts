@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { addCost } from "./add_cost.js";
 import { footprint } from "./footprint.js";
 import { locomo } from "./locomo.js";
+import { postgresSection } from "./postgres.js";
 import {
   environment,
   RESULTS_DIR,
@@ -27,6 +28,7 @@ const SECTIONS: Record<string, (context: BenchContext) => Promise<SectionResult>
   wrapper: wrapperOverhead,
   locomo,
   footprint,
+  postgres: postgresSection,
 };
 
 function parseOptions() {
