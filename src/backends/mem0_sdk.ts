@@ -19,7 +19,7 @@ import { resolveScope } from "./options.js";
 /** What this backend uses of mem0ai's `Memory` (`mem0ai/oss`) or hosted `MemoryClient`. */
 export interface Mem0Sdk {
   add(
-    messages: { role: string; content: string }[],
+    messages: { role: "user" | "assistant"; content: string }[],
     options: Record<string, unknown>,
   ): Promise<unknown>;
   search(query: string, options: Record<string, unknown>): Promise<unknown>;
@@ -187,7 +187,11 @@ export class Mem0SdkBackend implements MemoryBackend {
     if (options.metadata !== undefined) request.metadata = options.metadata;
     if (options.infer !== undefined) request.infer = options.infer;
     options.signal?.throwIfAborted();
-    const reply = await this.memory.add(conversation, request);
+    // System messages were dropped above: mem0ai takes user and assistant turns.
+    const reply = await this.memory.add(
+      conversation as { role: "user" | "assistant"; content: string }[],
+      request,
+    );
     const results: MemoryEvent[] = [];
     for (const item of resultsOf(reply)) {
       const raw = String(item.event ?? item.metadata?.event ?? "").toUpperCase();
