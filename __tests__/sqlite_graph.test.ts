@@ -3,8 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { MemoryScope } from "../src/scope.js";
-import type { GraphChange, MemoryChange, StoredMemory } from "../src/stores/base.js";
 import { SqliteStore } from "../src/stores/sqlite.js";
+import { axis, edge, entity, ids, memoryInsert, T0 } from "./utils/store_suite.js";
 import { MIGRATIONS } from "../src/stores/sqlite_schema.js";
 import { normalizeEntityName } from "../src/stores/entity_names.js";
 
@@ -22,68 +22,6 @@ afterAll(() => {
 const alice: MemoryScope = { userId: "alice" };
 const aliceRun: MemoryScope = { userId: "alice", runId: "r1" };
 const bob: MemoryScope = { userId: "bob" };
-
-const T0 = "2026-01-01T00:00:00.000Z";
-
-function axis(index: number, dims = 4, noise = 0): number[] {
-  const v = Array.from({ length: dims }, () => noise);
-  v[index] = 1;
-  return v;
-}
-
-function entity(
-  id: string,
-  name: string,
-  owner: MemoryScope,
-  aliases: string[] = [],
-  embedding?: number[],
-): GraphChange {
-  return {
-    type: "upsert_entity",
-    id,
-    name,
-    aliases,
-    owner,
-    createdAt: T0,
-    ...(embedding ? { embedding } : {}),
-  };
-}
-
-function edge(
-  id: string,
-  sourceId: string,
-  relation: string,
-  destinationId: string,
-  owner: MemoryScope,
-  validFrom = T0,
-  origin?: string,
-): GraphChange {
-  return {
-    type: "add_edge",
-    id,
-    sourceId,
-    relation,
-    destinationId,
-    validFrom,
-    owner,
-    ...(origin ? { origin } : {}),
-  };
-}
-
-function memoryInsert(id: string, text: string, owner: MemoryScope, embedding: number[]) {
-  const memory: StoredMemory = {
-    id,
-    text,
-    hash: `h:${text}`,
-    metadata: {},
-    ...owner,
-    createdAt: T0,
-    updatedAt: T0,
-  };
-  return { type: "insert", memory, embedding } satisfies MemoryChange;
-}
-
-const ids = (items: { id: string }[]) => items.map((item) => item.id).sort();
 
 describe("normalizeEntityName", () => {
   test.each([

@@ -2,46 +2,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { EmbedderMismatchError } from "../src/errors.js";
 import type { MemoryScope } from "../src/scope.js";
-import type { MemoryChange, StoredMemory } from "../src/stores/base.js";
+import type { MemoryChange } from "../src/stores/base.js";
 import { SqliteStore } from "../src/stores/sqlite.js";
-import { describeStoreBehaviour } from "./utils/store_suite.js";
+import { axis, describeStoreBehaviour, insert, nextTime } from "./utils/store_suite.js";
 import { buildFtsQuery } from "../src/stores/sqlite_keyword.js";
 import { MIGRATIONS } from "../src/stores/sqlite_schema.js";
-
-let clock = Date.parse("2026-01-01T00:00:00.000Z");
-function nextTime(): string {
-  clock += 1000;
-  return new Date(clock).toISOString();
-}
-
-function memory(
-  id: string,
-  text: string,
-  owner: MemoryScope,
-  metadata: Record<string, unknown> = {},
-  createdAt = nextTime(),
-): StoredMemory {
-  return { id, text, hash: `h:${text}`, metadata, ...owner, createdAt, updatedAt: createdAt };
-}
-
-function insert(
-  id: string,
-  text: string,
-  owner: MemoryScope,
-  embedding: number[],
-  metadata: Record<string, unknown> = {},
-): MemoryChange {
-  return { type: "insert", memory: memory(id, text, owner, metadata), embedding };
-}
-
-/** A one-hot-ish vector in `dims` dimensions pointing mostly along axis `axis`. */
-function axis(axisIndex: number, dims = 4, noise = 0): number[] {
-  const v = Array.from({ length: dims }, () => noise);
-  v[axisIndex] = 1;
-  return v;
-}
 
 const tempDirs: string[] = [];
 function tempPath(): string {
@@ -57,61 +23,7 @@ afterAll(() => {
 const alice: MemoryScope = { userId: "alice" };
 const bob: MemoryScope = { userId: "bob" };
 
-describe("keyword search", () => {
-  let store: SqliteStore;
-  beforeAll(async () => {
-    store = new SqliteStore({ path: ":memory:" });
-    await store.ensureEmbedder("e", 4);
-    const changes: MemoryChange[] = [];
-    for (let i = 0; i < 40; i++) {
-      changes.push(insert(`c${i}`, `the user likes common things number ${i}`, alice, axis(i % 4)));
-    }
-    changes.push(insert("rare", "The user is allergic to Xylophagous beetles", alice, axis(1)));
-    changes.push(insert("accent", "Visited the Café Müller in Zürich", alice, axis(2)));
-    changes.push(insert("bobrare", "bob also mentions xylophagous", bob, axis(1)));
-    await store.apply(changes);
-  });
-  afterAll(async () => {
-    await store.close();
-  });
-
-  test("finds a rare token first, with positive scores, inside the scope", async () => {
-    const results = await store.keywordSearch("what about xylophagous insects?", alice, {
-      topK: 5,
-    });
-    expect(results[0].memory.id).toBe("rare");
-    expect(results.every((r) => r.score > 0)).toBe(true);
-    expect(results.map((r) => r.memory.id)).not.toContain("bobrare");
-    const mixed = await store.keywordSearch("common xylophagous", alice, { topK: 50 });
-    expect(mixed[0].memory.id).toBe("rare");
-    for (let i = 1; i < mixed.length; i++)
-      expect(mixed[i - 1].score).toBeGreaterThanOrEqual(mixed[i].score);
-    expect(await store.keywordSearch("zurich cafe muller", alice, { topK: 1 })).toMatchObject([
-      { memory: { id: "accent" } },
-    ]);
-  });
-
-  test.each([
-    ['"', 0],
-    ['"xylophagous', 1],
-    ["*", 0],
-    ["xylo*", 0],
-    ["NEAR(", 0],
-    ["NEAR(xylophagous beetles, 2)", 1],
-    ["-xylophagous", 1],
-    ["text:xylophagous", 1],
-    ["AND OR NOT", 0],
-    ["^beetles", 1],
-    ["", 0],
-    ["   ", 0],
-    ["(((", 0],
-    ["{text}: '", 0],
-  ])("hostile input %j does not throw", async (input, atLeast) => {
-    const results = await store.keywordSearch(input, alice, { topK: 5 });
-    expect(results.length).toBeGreaterThanOrEqual(atLeast);
-    if (atLeast > 0) expect(results[0].memory.id).toBe("rare");
-  });
-
+describe("FTS5 query", () => {
   test("buildFtsQuery quotes tokens and drops stop words unless nothing else is left", () => {
     expect(buildFtsQuery('He said "hi" -NEAR(x*')).toBe('"said" OR "hi" OR "near" OR "x"');
     expect(buildFtsQuery("the of")).toBe('"the" OR "of"');
@@ -264,29 +176,6 @@ describe("persistence, embedder record, deleteScope, reset, migrations", () => {
     db.pragma("user_version = 999");
     db.close();
     expect(() => new SqliteStore({ path: file })).toThrow(/newer than this package supports/);
-  });
-
-  test("embedder mismatch names both embedders and the fixes", async () => {
-    const file = tempPath();
-    const store = new SqliteStore({ path: file });
-    await store.ensureEmbedder("text-embedding-3-small", 1536);
-    await store.ensureEmbedder("text-embedding-3-small", 1536);
-    await store.close();
-    const reopened = new SqliteStore({ path: file });
-    const attempt = reopened.ensureEmbedder("all-MiniLM-L6-v2", 384);
-    await expect(attempt).rejects.toThrow(EmbedderMismatchError);
-    await expect(reopened.ensureEmbedder("all-MiniLM-L6-v2", 384)).rejects.toThrow(
-      /"text-embedding-3-small" \(1536 dimensions\).*"all-MiniLM-L6-v2" \(384 dimensions\).*same embedder.*new path.*reset\(\)/s,
-    );
-    await expect(reopened.ensureEmbedder("text-embedding-3-small", 384)).rejects.toThrow(
-      EmbedderMismatchError,
-    );
-    await expect(reopened.ensureEmbedder("text-embedding-3-large", 1536)).rejects.toThrow(
-      EmbedderMismatchError,
-    );
-    await reopened.reset();
-    await reopened.ensureEmbedder("all-MiniLM-L6-v2", 384);
-    await reopened.close();
   });
 
   test("deleteScope removes rows, history, messages and keyword entries of that scope only", async () => {

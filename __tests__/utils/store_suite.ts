@@ -36,7 +36,7 @@ export interface StoreHarness {
 }
 
 /** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -47,11 +47,11 @@ function rng(seed: number): () => number {
   };
 }
 
-function randomVector(rand: () => number, dims: number): number[] {
+export function randomVector(rand: () => number, dims: number): number[] {
   return Array.from({ length: dims }, () => rand() * 2 - 1);
 }
 
-function cosine(a: number[], b: number[]): number {
+export function cosine(a: number[], b: number[]): number {
   let dot = 0;
   let na = 0;
   let nb = 0;
@@ -64,12 +64,12 @@ function cosine(a: number[], b: number[]): number {
 }
 
 let clock = Date.parse("2026-01-01T00:00:00.000Z");
-function nextTime(): string {
+export function nextTime(): string {
   clock += 1000;
   return new Date(clock).toISOString();
 }
 
-function memory(
+export function memory(
   id: string,
   text: string,
   owner: MemoryScope,
@@ -79,7 +79,7 @@ function memory(
   return { id, text, hash: `h:${text}`, metadata, ...owner, createdAt, updatedAt: createdAt };
 }
 
-function insert(
+export function insert(
   id: string,
   text: string,
   owner: MemoryScope,
@@ -90,7 +90,7 @@ function insert(
 }
 
 /** A one-hot-ish vector in `dims` dimensions pointing mostly along axis `axis`. */
-function axis(axisIndex: number, dims = 4, noise = 0): number[] {
+export function axis(axisIndex: number, dims = 4, noise = 0): number[] {
   const v = Array.from({ length: dims }, () => noise);
   v[axisIndex] = 1;
   return v;
@@ -100,12 +100,12 @@ const alice: MemoryScope = { userId: "alice" };
 const bob: MemoryScope = { userId: "bob" };
 const aliceRun: MemoryScope = { userId: "alice", runId: "r1" };
 
-const T0 = "2026-01-01T00:00:00.000Z";
+export const T0 = "2026-01-01T00:00:00.000Z";
 const T1 = "2026-02-01T00:00:00.000Z";
 const T2 = "2026-03-01T00:00:00.000Z";
 const T3 = "2026-04-01T00:00:00.000Z";
 
-function entity(
+export function entity(
   id: string,
   name: string,
   owner: MemoryScope,
@@ -123,7 +123,7 @@ function entity(
   };
 }
 
-function edge(
+export function edge(
   id: string,
   sourceId: string,
   relation: string,
@@ -144,7 +144,7 @@ function edge(
   };
 }
 
-function memoryInsert(id: string, text: string, owner: MemoryScope, embedding: number[]) {
+export function memoryInsert(id: string, text: string, owner: MemoryScope, embedding: number[]) {
   const memory: StoredMemory = {
     id,
     text,
@@ -157,7 +157,7 @@ function memoryInsert(id: string, text: string, owner: MemoryScope, embedding: n
   return { type: "insert", memory, embedding } satisfies MemoryChange;
 }
 
-const ids = (items: { id: string }[]) => items.map((item) => item.id).sort();
+export const ids = (items: { id: string }[]) => items.map((item) => item.id).sort();
 
 /** Runs the store behaviour suite against the stores `harness` opens. */
 export function describeStoreBehaviour(name: string, harness: StoreHarness): void {
