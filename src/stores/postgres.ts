@@ -283,7 +283,8 @@ export class PostgresStore
     let where = sql;
     if (after) {
       all.push(after[0], after[1]);
-      where += ` AND (m.created_at, m.id) > ($${all.length - 1}, $${all.length})`;
+      // Byte order ("C"), as ISO times and ids compare on SQLite, whatever the database's collation.
+      where += ` AND (m.created_at COLLATE "C", m.id COLLATE "C") > ($${all.length - 1}, $${all.length})`;
     }
     if (options.filters) where += ` AND ${filterSql(options.filters, "m.metadata", all)}`;
     all.push(limit + 1);
