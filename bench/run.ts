@@ -11,6 +11,7 @@ import { addCost } from "./add_cost.js";
 import { agentsOverhead } from "./agents.js";
 import { footprint } from "./footprint.js";
 import { locomo } from "./locomo.js";
+import { postgresSection } from "./postgres.js";
 import {
   environment,
   RESULTS_DIR,
@@ -29,6 +30,7 @@ const SECTIONS: Record<string, (context: BenchContext) => Promise<SectionResult>
   locomo,
   footprint,
   agents: agentsOverhead,
+  postgres: postgresSection,
 };
 
 function parseOptions() {

@@ -25,7 +25,7 @@ const TOP_K = 10;
 const TIE_TOLERANCE = 1e-5;
 const WARMUP_QUERIES = 5;
 
-interface Size {
+export interface Size {
   label: string;
   scopes: number;
   perScope: number;
@@ -58,7 +58,7 @@ interface Query {
   kthScore: number;
 }
 
-interface SystemFigures {
+export interface SystemFigures {
   system: string;
   loadMs: number;
   /** First search of each scope (ours loads the scope's vectors into memory then). */
@@ -69,7 +69,7 @@ interface SystemFigures {
   budgetExhausted: boolean;
 }
 
-const userOf = (scope: number) => `user-${scope}`;
+export const userOf = (scope: number) => `user-${scope}`;
 const indexOf = (text: string) => Number(/^Note (\d+):/.exec(text)?.[1] ?? Number.NaN);
 
 function dot(a: Float32Array, b: Float32Array): number {
@@ -86,7 +86,7 @@ function scopeVectors(size: Size, scope: number): Float32Array[] {
 }
 
 /** Queries spread over distinct scopes, each with its exact 10th-best score. */
-function buildQueries(
+export function buildQueries(
   size: Size,
   count: number,
 ): { queries: Query[]; vectorOf: (i: number) => Float32Array } {
@@ -119,7 +119,7 @@ function recallOf(hits: Hit[], query: Query, vectorOf: (i: number) => Float32Arr
   return correct / TOP_K;
 }
 
-async function measure(
+export async function measure(
   system: MemorySystem,
   loadMs: number,
   size: Size,

@@ -104,4 +104,22 @@ export type {
 export type * from "./stores/base.js";
 export type { FieldCondition, FilterScalar, MetadataFilter } from "./stores/filters.js";
 export { DEFAULT_SQLITE_PATH, SqliteStore, type SqliteStoreOptions } from "./stores/sqlite.js";
+export {
+  LangChainVectorStoreAdapter,
+  type LangChainVectorStoreAdapterOptions,
+  type RowStore,
+} from "./stores/langchain_vectorstore.js";
+export type { FilterTranslator } from "./stores/langchain_filters.js";
+export {
+  Mem0SdkBackend,
+  mem0CompatibleModel,
+  type Mem0Sdk,
+  type Mem0SdkBackendOptions,
+} from "./backends/mem0_sdk.js";
+export {
+  DEFAULT_POSTGRES_SCHEMA,
+  PostgresStore,
+  type PostgresPool,
+  type PostgresStoreOptions,
+} from "./stores/postgres.js";
 export { HashEmbeddings, type HashEmbeddingsParams } from "./embeddings/hash.js";

@@ -122,6 +122,8 @@ export interface MemoryStore {
   ): Promise<ScoredMemory[]>;
   /** Cosine similarity of the vector to each given memory (for fusing keyword hits). */
   similarities(vector: number[], ids: string[]): Promise<Map<string, number>>;
+  /** The stored (unit-length) vectors of these memories; ids not found are left out. */
+  embeddings(ids: string[]): Promise<Map<string, number[]>>;
   get(id: string): Promise<StoredMemory | undefined>;
   list(scope: MemoryScope, options?: ListOptions): Promise<ListPage>;
   /**
