@@ -708,7 +708,8 @@ export class Memory implements MemoryBackend {
 
   /**
    * Hybrid ranking inside the scope. A memory's score is
-   * `(cosine + keywordWeight × BM25 / best BM25) / (1 + keywordWeight)`, in [0, 1]; like
+   * `(cosine + keywordWeight × keyword) / (1 + keywordWeight)`, in [0, 1], where `keyword` is the
+   * store's BM25 score relative to the best the query can reach in the scope; like
    * mem0ai, `threshold` applies to the cosine similarity. Expired memories are dropped unless
    * asked for.
    */
@@ -734,14 +735,16 @@ export class Memory implements MemoryBackend {
     const similarities = missing.length
       ? await this.store.similarities(vector, missing)
       : new Map<string, number>();
-    const maxKeyword = Math.max(0, ...keyword.map(({ score }) => score));
+    // Stores score keyword hits in [0, 1] against the query's best possible match in the scope,
+    // so a weak keyword signal stays weak; larger scores (other stores) are scaled by the best.
+    const keywordScale = Math.max(1, ...keyword.map(({ score }) => score));
     for (const { memory, score } of keyword) {
       const entry = scored.get(memory.id) ?? {
         memory,
         cosine: similarities.get(memory.id) ?? 0,
         keyword: 0,
       };
-      entry.keyword = maxKeyword > 0 ? score / maxKeyword : 0;
+      entry.keyword = Math.max(0, score) / keywordScale;
       scored.set(memory.id, entry);
     }
     const day = today();

@@ -114,7 +114,11 @@ export interface MemoryStore {
     scope: MemoryScope,
     options: StoreSearchOptions,
   ): Promise<ScoredMemory[]>;
-  /** Keyword (BM25) top-K inside the scope; higher scores are better. */
+  /**
+   * Keyword (BM25) top-K inside the scope, with term statistics of that scope only. Scores are
+   * in [0, 1]: BM25 divided by the best score the query can reach in the scope (a store that
+   * cannot tell returns raw scores, which the engine divides by the best hit's).
+   */
   keywordSearch(
     query: string,
     scope: MemoryScope,

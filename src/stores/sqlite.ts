@@ -10,7 +10,13 @@ import {
   Mem0InputError,
   StaleWriteError,
 } from "../errors.js";
-import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
+import {
+  requireScope,
+  scopeContains,
+  scopeFromKey,
+  scopeKey,
+  type MemoryScope,
+} from "../scope.js";
 import type {
   AppliedChange,
   ApplyOptions,
@@ -38,13 +44,10 @@ import { matchesFilter, validateFilter, type MetadataFilter } from "./filters.js
 import { loadSqliteDriver } from "./sqlite_driver.js";
 import { GRAPH_MIGRATION_SQL, SqliteGraph } from "./sqlite_graph.js";
 import { OUTBOX_MIGRATION_SQL, SqliteOutbox } from "./sqlite_outbox.js";
-import {
-  blobToVector,
-  normalizeVector,
-  ScopeVectors,
-  vectorToBlob,
-  VectorCache,
-} from "./vector_cache.js";
+import { IndexFiles } from "./index_files.js";
+import { ScopeIndex, type ScopeRowSource } from "./scope_index.js";
+import { blobToVector, normalizeVector, vectorToBlob, VectorCache } from "./vector_cache.js";
+import { jsKernel, nativeKernel, type VectorKernel } from "./vector_index.js";
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -60,7 +63,25 @@ export interface SqliteStoreOptions {
   cacheBudgetBytes?: number;
   /** How long a write waits for another connection's lock, in milliseconds. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * Scope size (memories visible from a searched scope) from which vector search goes through
+   * an approximate (HNSW) index, saved next to the file in `<path>-index/`; smaller scopes are
+   * searched exactly. Default {@link DEFAULT_APPROXIMATE_FROM}; `Infinity` keeps every search
+   * exact. Needs the optional `usearch` package; without it search stays exact.
+   */
+  approximateFrom?: number;
+  /**
+   * Use the native vector kernel (the optional `usearch` package) when it can be loaded.
+   * Default true; false searches in plain JavaScript (same results, slower on large scopes).
+   */
+  nativeVectorSearch?: boolean;
 }
+
+/**
+ * Default {@link SqliteStoreOptions.approximateFrom}: below it the native exact search stays
+ * under 1 ms per query (bench/), above it the approximate index is faster at recall ≥ .98.
+ */
+export const DEFAULT_APPROXIMATE_FROM = 20_000;
 
 export const DEFAULT_SQLITE_PATH = "./.langchain-mem0/memory.db";
 const DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024;
@@ -178,60 +199,29 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "durable outbox, owner versions, secure delete in the keyword index",
     sql: OUTBOX_MIGRATION_SQL,
   },
+  {
+    version: 5,
+    description: "keyword ranking moves to per-scope in-memory indexes; smaller owner indexes",
+    // BM25 statistics must come from the searched scope alone (keyword_index.ts), which the
+    // FTS5 table cannot give; indexes on agent/run ids skip the rows that have none.
+    sql: `
+      DROP TRIGGER memories_fts_insert;
+      DROP TRIGGER memories_fts_delete;
+      DROP TRIGGER memories_fts_update;
+      DROP TABLE memories_fts;
+      DROP INDEX memories_agent;
+      DROP INDEX memories_run;
+      CREATE INDEX memories_agent ON memories (agent_id, created_at, id) WHERE agent_id IS NOT NULL;
+      CREATE INDEX memories_run ON memories (run_id, created_at, id) WHERE run_id IS NOT NULL;
+    `,
+  },
 ];
 
 const META_MODEL = "embedder_model";
 const META_DIMS = "embedder_dimensions";
 
-/** Words too common to help a keyword search (dropped unless the query has nothing else). */
-const STOP_WORDS = new Set(
-  (
-    "a an and are as at be been but by did do does for from had has have he her his i if in into is " +
-    "it its me my of on or our she so than that the their them then there these they this to was " +
-    "we were what when where which who whom why will with you your"
-  ).split(" "),
-);
-const MAX_QUERY_TOKENS = 64;
-
-/**
- * A term found in more than this share of all memories is left out of the keyword query when
- * rarer terms are present: its BM25 weight is small (idf ≤ ln 9) but scoring its posting list
- * is what a keyword search spends its time on.
- */
-const COMMON_TERM_SHARE = 0.1;
-/** Below this many matching memories a term is never considered common (small stores). */
-const MIN_COMMON_TERM_DOCS = 100;
-/** Rarer terms are kept first until their posting lists add up to this many rows. */
-const KEYWORD_POSTINGS_BUDGET = 2000;
-/** Document frequencies remembered between writes. */
-const MAX_CACHED_TERMS = 4096;
-
-/**
- * The words of free text as quoted FTS5 phrases (stop words dropped unless nothing else is
- * left), so no user input can produce an FTS syntax error.
- */
-export function ftsPhrases(text: string): string[] {
-  const words =
-    text
-      .normalize("NFKC")
-      .toLowerCase()
-      .match(/[\p{L}\p{N}\p{M}]+/gu) ?? [];
-  const unique = [...new Set(words)];
-  const useful = unique.filter((word) => !STOP_WORDS.has(word));
-  const tokens = (useful.length > 0 ? useful : unique).slice(0, MAX_QUERY_TOKENS);
-  return tokens.map((token) => `"${token.replaceAll('"', '""')}"`);
-}
-
-/**
- * Turns free text into a safe FTS5 query: every word is quoted as its own phrase and the
- * phrases are ORed. Returns `undefined` when the text has no word.
- */
-export function buildFtsQuery(text: string): string | undefined {
-  const phrases = ftsPhrases(text);
-  return phrases.length > 0 ? phrases.join(" OR ") : undefined;
-}
-
 interface MemoryRow {
+  seq: number;
   id: string;
   user_id: string | null;
   agent_id: string | null;
@@ -282,7 +272,7 @@ function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
 
 /** Columns of a memory row without the embedding. */
 const MEMORY_COLUMNS =
-  "m.id, m.user_id, m.agent_id, m.run_id, m.scope_key, m.text, m.hash, m.metadata, m.created_at, m.updated_at";
+  "m.seq, m.id, m.user_id, m.agent_id, m.run_id, m.scope_key, m.text, m.hash, m.metadata, m.created_at, m.updated_at";
 
 const SCOPE_COLUMNS = [
   ["userId", "user_id"],
@@ -368,18 +358,27 @@ type CacheOp =
   | {
       type: "upsert";
       owner: MemoryScope;
+      seq: number;
       id: string;
+      text: string;
       vector: Float32Array;
       metadata: MemoryMetadata;
     }
   | { type: "delete"; owner: MemoryScope; id: string };
 
+/** Layout of the saved approximate indexes (IndexFiles stamps). */
+const INDEX_FORMAT = "usearch-i8";
+/** Writes to a scope after which its approximate index is saved again (also on close). */
+const INDEX_SAVE_EVERY = 1000;
+
 /**
- * The embedded default store: memories, their vectors, a BM25 keyword index, the change
- * history and recent messages in one SQLite file (better-sqlite3).
+ * The embedded default store: memories, their vectors, the change history and recent messages
+ * in one SQLite file (better-sqlite3).
  *
- * Vector search is an exact cosine scan over an in-memory cache per searched scope, kept up to
- * date by this instance's writes and dropped when another connection writes the file.
+ * Search runs on in-memory state per searched scope (scope_index.ts): a BM25 keyword index
+ * with the scope's own statistics, and the scope's vectors, searched exactly or, from
+ * `approximateFrom` memories, through an HNSW index saved in `<path>-index/`. That state is
+ * kept up to date by this instance's writes and dropped when another connection writes.
  */
 export class SqliteStore
   implements MemoryStore, HistoryStore, MessageStore, GraphStore, OutboxStore
@@ -387,7 +386,11 @@ export class SqliteStore
   /** The file path (or `":memory:"`). */
   readonly path: string;
   private readonly db: Database.Database;
-  private readonly cache: VectorCache;
+  private readonly cache: VectorCache<ScopeIndex>;
+  private readonly kernel: VectorKernel;
+  private readonly approximateFrom: number;
+  /** Saved approximate indexes; none for in-memory databases. */
+  private readonly indexFiles?: IndexFiles;
   private closed = false;
   private lastDataVersion: number;
   private parsedFilterJson?: string;
@@ -440,6 +443,14 @@ export class SqliteStore
       throw error;
     }
     this.cache = new VectorCache(budget);
+    this.kernel = (options.nativeVectorSearch !== false && nativeKernel()) || jsKernel;
+    this.approximateFrom = options.approximateFrom ?? DEFAULT_APPROXIMATE_FROM;
+    if (!(this.approximateFrom >= 0)) {
+      throw new Mem0ConfigError("approximateFrom must be a non-negative number (or Infinity).");
+    }
+    if (this.path !== ":memory:" && this.path !== "" && !this.path.startsWith("file:")) {
+      this.indexFiles = new IndexFiles(`${path.resolve(this.path)}-index`);
+    }
     this.lastDataVersion = this.stmt.dataVersion.get() as number;
   }
 
@@ -485,6 +496,11 @@ export class SqliteStore
       embeddingsByIds: db.prepare(
         "SELECT id, embedding FROM memories WHERE id IN (SELECT value FROM json_each(?))",
       ),
+      embeddingsBySeqs: db
+        .prepare(
+          "SELECT seq, embedding FROM memories WHERE seq IN (SELECT value FROM json_each(?))",
+        )
+        .raw(true),
       existsId: db.prepare("SELECT 1 FROM memories WHERE id = ?").pluck(),
       embeddingOf: db.prepare("SELECT embedding FROM memories WHERE id = ?").pluck(),
       hashOwner: db.prepare("SELECT id FROM memories WHERE scope_key = ? AND hash = ?").pluck(),
@@ -617,9 +633,10 @@ export class SqliteStore
     this.checkVector(vector, dims, "Query vector");
     if (options.topK === 0) return [];
     this.syncWithOtherConnections();
-    const entry = this.cacheEntry(queryScope, dims);
-    const hits = entry.search(normalizeVector(vector), options.topK, options.filters);
-    return this.withRows(hits);
+    const entry = this.scopeIndex(queryScope, dims);
+    return this.withRows(
+      entry.vectorSearch(normalizeVector(vector), options.topK, options.filters),
+    );
   }
 
   /** Validates a search's scope and options; returns the scope with only defined ids. */
@@ -630,35 +647,109 @@ export class SqliteStore
     return requireScope(scope);
   }
 
-  /** The cached vectors of a query scope, loaded with one query on first use. */
-  private cacheEntry(queryScope: MemoryScope, dims: number): ScopeVectors {
+  // ------------------------------------------------ search state per scope (scope_index.ts)
+
+  /**
+   * The search state of a query scope, loaded on first use in one read transaction (rows and
+   * version agree): keyword index and vectors from the rows, or for a scope of at least
+   * `approximateFrom` memories its saved approximate index when the saved stamp matches, else
+   * a new one built from the rows and saved.
+   */
+  private scopeIndex(queryScope: MemoryScope, dims: number): ScopeIndex {
     const key = scopeKey(queryScope);
     const cached = this.cache.get(key);
     if (cached && cached.dims === dims) return cached;
     const { mask, sql, params } = scopeCondition(queryScope);
-    const count = this.scoped("count", mask, () => `SELECT count(*) FROM memories WHERE ${sql}`)
-      .pluck()
-      .get(...params) as number;
-    const entry = new ScopeVectors(queryScope, dims, count);
-    const rows = this.scoped(
-      "vectors",
-      mask,
-      () => `SELECT id, metadata, embedding FROM memories WHERE ${sql}`,
-    )
-      // Arrays, not objects: one allocation less per row; metadata stays unparsed JSON.
-      .raw(true)
-      .iterate(...params) as IterableIterator<[string, string, Buffer]>;
-    for (const [id, metadata, embedding] of rows) {
-      if (embedding.byteLength !== dims * 4) {
-        throw new Mem0Error(
-          `Memory ${id} in ${this.path} has a ${embedding.byteLength / 4}-dimensional ` +
-            `vector, expected ${dims}.`,
-        );
+    const source: ScopeRowSource = {
+      embeddings: (seqs) => {
+        const rows = this.stmt.embeddingsBySeqs.all(JSON.stringify(seqs)) as [number, Buffer][];
+        return new Map(rows.map(([seq, blob]) => [seq, blobToVector(blob)]));
+      },
+      vectors: () =>
+        this.scoped("vectors", mask, () => `SELECT seq, id, embedding FROM memories WHERE ${sql}`)
+          .raw(true)
+          .iterate(...params) as IterableIterator<[number, string, Buffer]>,
+    };
+    const load = this.db.transaction((): ScopeIndex => {
+      const count = this.scoped("count", mask, () => `SELECT count(*) FROM memories WHERE ${sql}`)
+        .pluck()
+        .get(...params) as number;
+      const stamp =
+        this.kernel.createIndex && count >= this.approximateFrom
+          ? { scopeKey: key, version: this.indexVersion(queryScope, count), dims, format: INDEX_FORMAT }
+          : undefined;
+      const saved = stamp && this.indexFiles?.load(stamp, this.kernel);
+      const entry = new ScopeIndex(queryScope, dims, this.kernel, source, saved);
+      const inMemory = !stamp;
+      const rows = this.scoped(
+        inMemory ? "scope-rows-vectors" : "scope-rows",
+        mask,
+        () =>
+          `SELECT seq, id, text, metadata${inMemory ? ", embedding" : ""} FROM memories WHERE ${sql}`,
+      )
+        // Arrays, not objects: one allocation less per row; metadata stays unparsed JSON.
+        .raw(true)
+        .iterate(...params) as IterableIterator<[number, string, string, string, Buffer?]>;
+      for (const [seq, id, text, metadata, embedding] of rows) {
+        if (embedding && embedding.byteLength !== dims * 4) {
+          throw new Mem0Error(
+            `Memory ${id} in ${this.path} has a ${embedding.byteLength / 4}-dimensional ` +
+              `vector, expected ${dims}.`,
+          );
+        }
+        entry.load(seq, id, text, metadata, embedding);
       }
-      entry.addBlob(id, embedding, metadata);
-    }
+      if (stamp && !saved) {
+        entry.useIndex(this.buildIndex(dims, source.vectors()));
+        this.indexFiles?.save(stamp, entry.index!);
+      }
+      return entry;
+    });
+    const entry = load();
     this.cache.set(key, entry);
     return entry;
+  }
+
+  /** A new approximate index over every vector of an iteration, added in batches. */
+  private buildIndex(dims: number, vectors: Iterable<[number, string, Uint8Array]>) {
+    const index = this.kernel.createIndex!(dims);
+    const batch = 4096;
+    const keys: number[] = [];
+    const matrix = new Float32Array(batch * dims);
+    for (const [seq, , blob] of vectors) {
+      matrix.set(blobToVector(blob), keys.length * dims);
+      keys.push(seq);
+      if (keys.length === batch) {
+        index.addAll(keys, matrix);
+        keys.length = 0;
+      }
+    }
+    index.addAll(keys, matrix.subarray(0, keys.length * dims));
+    return index;
+  }
+
+  /** What a saved index of the scope must have been built at: its version and size. */
+  private indexVersion(queryScope: MemoryScope, count: number): string {
+    return `${this.outbox.version(queryScope)}:${count}`;
+  }
+
+  /**
+   * Saves the approximate index of a scope, unless another connection has committed since
+   * this one last looked (the index may then miss its writes; it is reloaded instead).
+   */
+  private saveIndex(entry: ScopeIndex): void {
+    if (!this.indexFiles || !entry.index) return;
+    const version = this.indexVersion(entry.scope, entry.size);
+    if ((this.stmt.dataVersion.get() as number) !== this.lastDataVersion) return;
+    try {
+      this.indexFiles.save(
+        { scopeKey: scopeKey(entry.scope), version, dims: entry.dims, format: INDEX_FORMAT },
+        entry.index,
+      );
+      entry.changesSinceSave = 0;
+    } catch {
+      // A cache that cannot be written (read-only directory) is rebuilt at the next start.
+    }
   }
 
   /** Loads the rows of scored ids, keeping the order and dropping ids that vanished. */
@@ -674,72 +765,6 @@ export class SqliteStore
     return out;
   }
 
-  /** Statements of the keyword search, prepared on first use. */
-  private keywordStatements?: {
-    changeKey: Database.Statement;
-    rowCount: Database.Statement;
-    termDocs: Database.Statement;
-  };
-  /** Row count and per-phrase document counts, valid while `key` (writes seen) holds. */
-  private termStats?: { key: string; rows: number; docs: Map<string, number> };
-
-  private keywordStatement() {
-    this.keywordStatements ??= {
-      // Changes by this connection plus commits by others: any write moves one of them.
-      changeKey: this.db
-        .prepare("SELECT total_changes() || ':' || data_version FROM pragma_data_version")
-        .pluck(),
-      rowCount: this.db.prepare("SELECT count(*) FROM memories").pluck(),
-      // Matching rows of each phrase, counted up to @cap (a posting list is read lazily).
-      termDocs: this.db.prepare(
-        `SELECT j.key AS i, (SELECT count(*) FROM (SELECT 1 FROM memories_fts
-           WHERE memories_fts MATCH j.value LIMIT @cap)) AS docs
-         FROM json_each(@phrases) j`,
-      ),
-    };
-    return this.keywordStatements;
-  }
-
-  /**
-   * The phrases worth scoring: rarest first, dropping phrases that match nothing and phrases
-   * found in more than {@link COMMON_TERM_SHARE} of all memories (unless no rarer phrase is
-   * left), within {@link KEYWORD_POSTINGS_BUDGET} matching rows after the rarest phrase.
-   */
-  private selectPhrases(phrases: string[]): string[] {
-    if (phrases.length <= 1) return phrases;
-    const statements = this.keywordStatement();
-    const key = statements.changeKey.get() as string;
-    if (this.termStats?.key !== key) {
-      this.termStats = { key, rows: statements.rowCount.get() as number, docs: new Map() };
-    }
-    const stats = this.termStats;
-    const common = Math.max(MIN_COMMON_TERM_DOCS, Math.floor(stats.rows * COMMON_TERM_SHARE));
-    const unknown = phrases.filter((phrase) => !stats.docs.has(phrase));
-    if (unknown.length > 0) {
-      if (stats.docs.size + unknown.length > MAX_CACHED_TERMS) stats.docs.clear();
-      const counted = statements.termDocs.all({
-        phrases: JSON.stringify(unknown),
-        cap: common + 1,
-      }) as { i: number; docs: number }[];
-      for (const { i, docs } of counted) stats.docs.set(unknown[i], docs);
-    }
-    const ranked = phrases
-      .map((phrase) => ({ phrase, docs: stats.docs.get(phrase) ?? 0 }))
-      .filter(({ docs }) => docs > 0)
-      .sort((a, b) => a.docs - b.docs);
-    if (ranked.length === 0) return [];
-    // Every phrase is common: keep one of them (the counts stopped at the cap).
-    if (ranked[0].docs > common) return [ranked[0].phrase];
-    const kept = [ranked[0].phrase];
-    let postings = 0;
-    for (const { phrase, docs } of ranked.slice(1)) {
-      if (docs > common || postings + docs > KEYWORD_POSTINGS_BUDGET) break;
-      kept.push(phrase);
-      postings += docs;
-    }
-    return kept;
-  }
-
   async keywordSearch(
     query: string,
     scope: MemoryScope,
@@ -747,29 +772,11 @@ export class SqliteStore
   ): Promise<ScoredMemory[]> {
     const queryScope = this.checkSearch(scope, options);
     if (options.topK === 0) return [];
-    const phrases = this.selectPhrases(ftsPhrases(String(query ?? "")));
-    if (phrases.length === 0) return [];
-    const { mask, sql, params } = scopeCondition(queryScope, "m.");
-    const filtered = options.filters !== undefined;
-    // Rank on (seq, score) only; the full rows are read for the top-K alone.
-    const statement = this.scoped(
-      filtered ? "keyword-filtered" : "keyword",
-      mask,
-      () =>
-        `WITH top AS (
-           SELECT m.seq AS seq, bm25(memories_fts) AS bm25_score
-           FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid
-           WHERE memories_fts MATCH ? AND ${sql}${filtered ? " AND mem0_match(m.metadata, ?)" : ""}
-           ORDER BY bm25_score, m.seq LIMIT ?
-         )
-         SELECT ${MEMORY_COLUMNS}, top.bm25_score FROM top JOIN memories m ON m.seq = top.seq
-         ORDER BY top.bm25_score, top.seq`,
-    );
-    const args: unknown[] = [phrases.join(" OR "), ...params];
-    if (filtered) args.push(JSON.stringify(options.filters));
-    args.push(options.topK);
-    const rows = statement.all(...args) as (MemoryRow & { bm25_score: number })[];
-    return rows.map((row) => ({ memory: toMemory(row), score: -row.bm25_score }));
+    const dims = this.recordedDimensions();
+    if (dims === undefined) return [];
+    this.syncWithOtherConnections();
+    const entry = this.scopeIndex(queryScope, dims);
+    return this.withRows(entry.keywordSearch(String(query ?? ""), options.topK, options.filters));
   }
 
   async similarities(vector: number[], ids: string[]): Promise<Map<string, number>> {
@@ -934,7 +941,15 @@ export class SqliteStore
           }
           this.addHistory(memory.id, owner, "ADD", null, memory.text, change.actor, now);
           touched.set(key, owner);
-          cacheOps.push({ type: "upsert", owner, id: memory.id, vector, metadata });
+          cacheOps.push({
+            type: "upsert",
+            owner,
+            seq: Number(inserted.lastInsertRowid),
+            id: memory.id,
+            text: memory.text,
+            vector,
+            metadata,
+          });
           results.push({ change, applied: true });
         } else if (change.type === "update") {
           const row = this.stmt.getById.get(change.id) as MemoryRow | undefined;
@@ -963,7 +978,15 @@ export class SqliteStore
           const owner = ownerOf(row);
           touched.set(row.scope_key, owner);
           this.addHistory(change.id, owner, "UPDATE", row.text, change.text, change.actor, now);
-          cacheOps.push({ type: "upsert", owner, id: change.id, vector, metadata });
+          cacheOps.push({
+            type: "upsert",
+            owner,
+            seq: row.seq,
+            id: change.id,
+            text: change.text,
+            vector,
+            metadata,
+          });
           results.push({ change, applied: true, previous: row.text });
         } else if (change.type === "delete") {
           const row = this.stmt.getById.get(change.id) as MemoryRow | undefined;
@@ -998,10 +1021,19 @@ export class SqliteStore
     });
     const results = run.immediate();
     // Committed: bring the cached scopes up to date without reloading them.
+    const changed = new Set<ScopeIndex>();
     for (const op of cacheOps) {
       for (const entry of this.cache.containing(op.owner)) {
         if (op.type === "delete") entry.remove(op.id);
-        else if (op.vector.length === entry.dims) entry.upsert(op.id, op.vector, op.metadata);
+        else if (op.vector.length === entry.dims) {
+          entry.upsert(op.seq, op.id, op.text, op.metadata, op.vector);
+        }
+        changed.add(entry);
+      }
+    }
+    for (const entry of changed) {
+      if (entry.changesSinceSave >= Math.max(INDEX_SAVE_EVERY, entry.size * 0.05)) {
+        this.saveIndex(entry);
       }
     }
     this.cache.evict();
@@ -1061,8 +1093,27 @@ export class SqliteStore
     for (const row of removed) {
       for (const entry of this.cache.containing(ownerOf(row))) entry.remove(row.id);
     }
+    this.forgetIndexes(target, removed.map(ownerOf));
     this.scrubWal();
     return removed.length;
+  }
+
+  /**
+   * Removes saved approximate indexes, and drops cached ones, of every query scope that saw
+   * memories of the deleted scope: their files hold (quantised) vectors of deleted memories, so
+   * they are rebuilt from the remaining rows when next searched.
+   */
+  private forgetIndexes(target: MemoryScope, owners: MemoryScope[]): void {
+    const sees = (scope: MemoryScope) =>
+      scopeContains(target, scope) ||
+      scopeContains(scope, target) ||
+      owners.some((owner) => scopeContains(scope, owner));
+    for (const key of this.indexFiles?.scopeKeys() ?? []) {
+      if (sees(scopeFromKey(key))) this.indexFiles!.remove(key);
+    }
+    for (const entry of [...this.cache.values()]) {
+      if (entry.index && sees(entry.scope)) this.cache.delete(scopeKey(entry.scope));
+    }
   }
 
   /**
@@ -1079,7 +1130,6 @@ export class SqliteStore
       .transaction(() => {
         this.db.exec(`
           DELETE FROM memories;
-          INSERT INTO memories_fts (memories_fts) VALUES ('rebuild');
           DELETE FROM history;
           DELETE FROM messages;
           DELETE FROM meta;
@@ -1089,12 +1139,15 @@ export class SqliteStore
       })
       .immediate();
     this.cache.clear();
+    this.indexFiles?.clear();
     this.scrubWal();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Written here rather than at every write: the next start loads instead of rebuilding.
+    for (const entry of this.cache.values()) if (entry.changesSinceSave > 0) this.saveIndex(entry);
     this.cache.clear();
     this.scopedStatements.clear();
     this.db.close();

@@ -1,0 +1,181 @@
+import type { MemoryMetadata } from "../backends/base.js";
+import type { MemoryScope } from "../scope.js";
+import { matchesFilter, type MetadataFilter } from "./filters.js";
+import { KeywordIndex, type KeywordHit } from "./keyword_index.js";
+import { ScopeVectors, type CachedScope } from "./vector_cache.js";
+import { dotAt, type ApproximateIndex, type VectorKernel } from "./vector_index.js";
+
+/** Candidates an approximate search fetches per wanted hit before exact re-scoring. */
+const CANDIDATES_PER_HIT = 4;
+const MIN_CANDIDATES = 40;
+/** Per-memory maps (row key, metadata) in bytes, for the cache budget. */
+const ROW_OVERHEAD_BYTES = 120;
+
+/** Where a scope's index reads what it does not keep in memory. */
+export interface ScopeRowSource {
+  /** Unit vectors of rows, by row key (`seq`). */
+  embeddings(seqs: number[]): Map<number, Float32Array>;
+  /** Every vector of the scope as `[seq, id, Float32 LE blob]`. */
+  vectors(): Iterable<[number, string, Uint8Array]>;
+}
+
+/**
+ * The search state of one query scope: a BM25 keyword index with the scope's own statistics,
+ * and its vectors, either all in memory for exact search (small scopes) or in an approximate
+ * index whose candidates are re-scored exactly (large scopes; the matrix is then loaded only
+ * when a metadata filter needs an exact scan).
+ */
+export class ScopeIndex implements CachedScope {
+  readonly keywords = new KeywordIndex();
+  /** Raw JSON until a filter first needs it, then the parsed object. */
+  private readonly metadata = new Map<string, string | MemoryMetadata>();
+  private readonly seqOf = new Map<string, number>();
+  private readonly idOf = new Map<number, string>();
+  private vectors?: ScopeVectors;
+  /** Writes applied to the approximate index since it was last saved. */
+  changesSinceSave = 0;
+
+  constructor(
+    readonly scope: MemoryScope,
+    readonly dims: number,
+    private readonly kernel: VectorKernel,
+    private readonly source: ScopeRowSource,
+    private approximate?: ApproximateIndex,
+  ) {
+    if (!approximate) this.vectors = new ScopeVectors(dims, kernel);
+  }
+
+  get size(): number {
+    return this.seqOf.size;
+  }
+
+  get bytes(): number {
+    return (
+      this.keywords.bytes +
+      this.size * ROW_OVERHEAD_BYTES +
+      (this.vectors?.bytes ?? 0) +
+      (this.approximate?.bytes ?? 0)
+    );
+  }
+
+  /** The approximate index, when this scope searches through one. */
+  get index(): ApproximateIndex | undefined {
+    return this.approximate;
+  }
+
+  /** Switches to an approximate index (holding every vector of the scope). */
+  useIndex(index: ApproximateIndex): void {
+    this.approximate = index;
+    this.changesSinceSave = 0;
+  }
+
+  /** Adds a stored row while loading; `blob` is its vector when vectors are kept in memory. */
+  load(seq: number, id: string, text: string, metadata: string, blob?: Uint8Array): void {
+    this.seqOf.set(id, seq);
+    this.idOf.set(seq, id);
+    this.metadata.set(id, metadata);
+    this.keywords.upsert(id, text);
+    if (blob && this.vectors) this.vectors.addBlob(id, blob);
+  }
+
+  /** A committed insert or update. */
+  upsert(
+    seq: number,
+    id: string,
+    text: string,
+    metadata: MemoryMetadata,
+    vector: Float32Array,
+  ): void {
+    this.seqOf.set(id, seq);
+    this.idOf.set(seq, id);
+    this.metadata.set(id, metadata);
+    this.keywords.upsert(id, text);
+    this.vectors?.upsert(id, vector);
+    if (this.approximate) {
+      this.approximate.upsert(seq, vector);
+      this.changesSinceSave++;
+    }
+  }
+
+  /** A committed delete. */
+  remove(id: string): void {
+    const seq = this.seqOf.get(id);
+    if (seq === undefined) return;
+    this.seqOf.delete(id);
+    this.idOf.delete(seq);
+    this.metadata.delete(id);
+    this.keywords.remove(id);
+    this.vectors?.remove(id);
+    if (this.approximate) {
+      this.approximate.remove(seq);
+      this.changesSinceSave++;
+    }
+  }
+
+  has(id: string): boolean {
+    return this.seqOf.has(id);
+  }
+
+  private metadataOf(id: string): MemoryMetadata {
+    const value = this.metadata.get(id);
+    if (typeof value !== "string") return value ?? {};
+    const parsed = JSON.parse(value) as MemoryMetadata;
+    this.metadata.set(id, parsed);
+    return parsed;
+  }
+
+  private acceptFor(filter?: MetadataFilter): ((id: string) => boolean) | undefined {
+    return filter ? (id) => matchesFilter(this.metadataOf(id), filter) : undefined;
+  }
+
+  /** Every vector in memory (loaded on first need in approximate mode). */
+  private allVectors(): ScopeVectors {
+    if (!this.vectors) {
+      const vectors = new ScopeVectors(this.dims, this.kernel, this.size);
+      for (const [, id, blob] of this.source.vectors()) {
+        if (this.seqOf.has(id)) vectors.addBlob(id, blob);
+      }
+      this.vectors = vectors;
+    }
+    return this.vectors;
+  }
+
+  /** Top-K by cosine similarity (exact scores), among memories passing the filter. */
+  vectorSearch(
+    query: Float32Array,
+    topK: number,
+    filter?: MetadataFilter,
+  ): { id: string; score: number }[] {
+    if (topK <= 0 || this.size === 0) return [];
+    if (!this.approximate || filter) return this.allVectors().search(query, topK, this.acceptFor(filter));
+    const seqs = this.approximate.search(
+      query,
+      Math.max(topK * CANDIDATES_PER_HIT, MIN_CANDIDATES),
+    );
+    const vectors = this.vectors ? undefined : this.source.embeddings(seqs);
+    const hits: { id: string; score: number }[] = [];
+    for (const seq of seqs) {
+      const id = this.idOf.get(seq);
+      if (id === undefined) continue;
+      const score = this.vectors
+        ? this.vectors.similarity(id, query)
+        : dot(vectors!.get(seq), query, this.dims);
+      if (score !== undefined) hits.push({ id, score });
+    }
+    return hits.sort((a, b) => b.score - a.score).slice(0, topK);
+  }
+
+  /** Top-K by BM25 over this scope's statistics, scores in [0, 1] (see {@link KeywordIndex}). */
+  keywordSearch(query: string, topK: number, filter?: MetadataFilter): KeywordHit[] {
+    return this.keywords.search(query, topK, this.acceptFor(filter));
+  }
+
+  /** Cosine similarity to a memory of this scope whose vector is in memory. */
+  similarity(id: string, query: Float32Array): number | undefined {
+    return this.vectors?.similarity(id, query);
+  }
+}
+
+function dot(vector: Float32Array | undefined, query: Float32Array, dims: number) {
+  return vector ? dotAt(vector, 0, query, dims) : undefined;
+}
