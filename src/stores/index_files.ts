@@ -7,7 +7,7 @@ import type { ApproximateIndex, VectorKernel } from "./vector_index.js";
 export interface IndexStamp {
   /** The query scope's key. */
   scopeKey: string;
-  /** A token that changes with every write visible from the scope (and with its size). */
+  /** A token of the store and of the scope's version, which every visible write moves. */
   version: string;
   dims: number;
   /** The kernel and layout that wrote it (`usearch-i8`). */
@@ -15,7 +15,16 @@ export interface IndexStamp {
 }
 
 interface IndexMeta extends IndexStamp {
+  /** The approximate index. */
   file: string;
+  /** The rest of the scope's search state (ScopeIndex.snapshot). */
+  state: string;
+}
+
+/** A saved index whose stamp matched. */
+export interface SavedIndex {
+  index: ApproximateIndex;
+  state: Buffer;
 }
 
 /**
@@ -44,7 +53,7 @@ export class IndexFiles {
   }
 
   /** The saved index of the stamp, or `undefined` when none matches (or it cannot be read). */
-  load(stamp: IndexStamp, kernel: VectorKernel): ApproximateIndex | undefined {
+  load(stamp: IndexStamp, kernel: VectorKernel): SavedIndex | undefined {
     const meta = this.readMeta(stamp.scopeKey);
     if (
       !meta ||
@@ -57,7 +66,8 @@ export class IndexFiles {
       return undefined;
     }
     try {
-      return kernel.loadIndex(path.join(this.dir, meta.file), stamp.dims);
+      const state = fs.readFileSync(path.join(this.dir, meta.state));
+      return { index: kernel.loadIndex(path.join(this.dir, meta.file), stamp.dims), state };
     } catch {
       return undefined;
     }
@@ -67,24 +77,29 @@ export class IndexFiles {
    * Saves the index under a new file name, then points the stamp at it and removes the old
    * file: a crash at any step leaves either the old or the new index readable.
    */
-  save(stamp: IndexStamp, index: ApproximateIndex): void {
+  save(stamp: IndexStamp, index: ApproximateIndex, state: Buffer): void {
     fs.mkdirSync(this.dir, { recursive: true });
-    const base = this.base(stamp.scopeKey);
-    const file = `${base}.${crypto.randomBytes(6).toString("hex")}.usearch`;
+    const name = `${this.base(stamp.scopeKey)}.${crypto.randomBytes(6).toString("hex")}`;
+    const meta: IndexMeta = { ...stamp, file: `${name}.usearch`, state: `${name}.state` };
     const previous = this.readMeta(stamp.scopeKey);
-    index.save(path.join(this.dir, file));
-    const meta: IndexMeta = { ...stamp, file };
+    index.save(path.join(this.dir, meta.file));
+    fs.writeFileSync(path.join(this.dir, meta.state), state);
     const metaPath = this.metaPath(stamp.scopeKey);
     fs.writeFileSync(`${metaPath}.tmp`, JSON.stringify(meta));
     fs.renameSync(`${metaPath}.tmp`, metaPath);
-    if (previous && previous.file !== file) fs.rmSync(path.join(this.dir, previous.file), { force: true });
+    if (previous) this.removeFiles(previous);
+  }
+
+  private removeFiles(meta: IndexMeta): void {
+    fs.rmSync(path.join(this.dir, meta.file), { force: true });
+    fs.rmSync(path.join(this.dir, meta.state), { force: true });
   }
 
   /** Removes the saved index of a query scope. */
   remove(scopeKey: string): void {
     const meta = this.readMeta(scopeKey);
     fs.rmSync(this.metaPath(scopeKey), { force: true });
-    if (meta) fs.rmSync(path.join(this.dir, meta.file), { force: true });
+    if (meta) this.removeFiles(meta);
   }
 
   /** Query-scope keys with a saved index. */

@@ -9,6 +9,8 @@ const STOP_WORDS = new Set(
     "we were what when where which who whom why will with you your"
   ).split(" "),
 );
+const ASCII = /^[\x00-\x7f]*$/;
+const ASCII_WORD = /[a-z0-9]+/g;
 const WORD = /[\p{L}\p{N}\p{M}]+/gu;
 const LATIN_DIACRITICS = /(?<=[a-zA-Z])[\u0300-\u036f]+/g;
 const MAX_QUERY_TERMS = 64;
@@ -19,7 +21,7 @@ const stems = new Map<string, string>();
 function stemOf(word: string): string {
   let stem = stems.get(word);
   if (stem === undefined) {
-    stem = porterStem(word);
+    stem = STOP_WORDS.has(word) ? word : porterStem(word);
     if (stems.size >= STEM_CACHE_LIMIT) stems.clear();
     stems.set(word, stem);
   }
@@ -27,20 +29,24 @@ function stemOf(word: string): string {
 }
 
 /**
- * The index terms of a text: NFKC, Latin diacritics removed, lower case, letter/digit runs, stop words dropped (unless
- * the text has no other word), Porter stems. Repeated words give repeated terms.
+ * The index terms of a text: NFKC, Latin diacritics removed, lower case, letter/digit runs,
+ * stop words dropped (unless the text has no other word), Porter stems. Repeated words give
+ * repeated terms.
  */
 export function textTerms(text: string): string[] {
-  const words =
-    text
-      .normalize("NFKD")
-      // Latin diacritics only ("Zürich" matches "zurich"); marks of other scripts stay.
-      .replace(LATIN_DIACRITICS, "")
-      .normalize("NFKC")
-      .toLowerCase()
-      .match(WORD) ?? [];
-  const useful = words.filter((word) => !STOP_WORDS.has(word));
-  return (useful.length > 0 ? useful : words).map(stemOf);
+  const words = ASCII.test(text)
+    ? text.toLowerCase().match(ASCII_WORD)
+    : text
+        .normalize("NFKD")
+        // Latin diacritics only ("Zürich" matches "zurich"); marks of other scripts stay.
+        .replace(LATIN_DIACRITICS, "")
+        .normalize("NFKC")
+        .toLowerCase()
+        .match(WORD);
+  if (!words) return [];
+  const terms: string[] = [];
+  for (const word of words) if (!STOP_WORDS.has(word)) terms.push(stemOf(word));
+  return terms.length > 0 ? terms : words;
 }
 
 /** BM25 parameters (Robertson's usual values, as SQLite FTS5 uses). */
@@ -55,11 +61,32 @@ const COMMON_TERM_SHARE = 0.5;
 /** Dead postings tolerated, as a share of all postings, before the lists are compacted. */
 const MAX_DEAD_SHARE = 0.25;
 
-interface Postings {
-  docs: number[];
-  counts: number[];
+/** The documents containing a term: parallel growable arrays of document numbers and counts. */
+class Postings {
+  docs: Int32Array;
+  counts: Uint16Array;
+  length = 0;
   /** Live documents containing the term. */
-  df: number;
+  df = 0;
+
+  constructor(capacity = 4) {
+    this.docs = new Int32Array(capacity);
+    this.counts = new Uint16Array(capacity);
+  }
+
+  push(doc: number, count: number): void {
+    if (this.length === this.docs.length) {
+      const docs = new Int32Array(Math.max(4, this.length * 2));
+      docs.set(this.docs);
+      this.docs = docs;
+      const counts = new Uint16Array(docs.length);
+      counts.set(this.counts);
+      this.counts = counts;
+    }
+    this.docs[this.length] = doc;
+    this.counts[this.length++] = Math.min(count, 0xffff);
+    this.df++;
+  }
 }
 
 /** One keyword hit: the memory id and its BM25 score divided by the query's best possible. */
@@ -68,18 +95,24 @@ export interface KeywordHit {
   score: number;
 }
 
+/** Term counts of a text, as the index stores them. */
+function countTerms(text: string): { counts: Map<string, number>; length: number } {
+  const terms = textTerms(text);
+  const counts = new Map<string, number>();
+  for (const term of terms) counts.set(term, (counts.get(term) ?? 0) + 1);
+  return { counts, length: terms.length };
+}
+
 /**
  * An in-memory BM25 index over the memories of one query scope. Every statistic (document
  * count, average length, document frequencies) comes from this scope alone, so another
  * user's memories can neither change a scope's ranking nor prune its query terms.
  */
 export class KeywordIndex {
-  private readonly postings = new Map<string, Postings>();
+  private postings = new Map<string, Postings>();
   private readonly docOf = new Map<string, number>();
   private ids: (string | undefined)[] = [];
   private lengths: number[] = [];
-  /** The distinct terms of each live document (for removals). */
-  private terms: (string[] | undefined)[] = [];
   private live = 0;
   private totalLength = 0;
   private deadPostings = 0;
@@ -93,43 +126,38 @@ export class KeywordIndex {
 
   /** Approximate bytes held (postings, per-document arrays). */
   get bytes(): number {
-    return this.totalPostings * 16 + this.ids.length * 80;
+    return this.totalPostings * 6 + this.postings.size * 120 + this.ids.length * 80;
   }
 
-  /** Adds or replaces the text of a memory. */
-  upsert(id: string, text: string): void {
-    this.remove(id);
-    const all = textTerms(text);
-    const counts = new Map<string, number>();
-    for (const term of all) counts.set(term, (counts.get(term) ?? 0) + 1);
+  /** Adds the text of a memory that is not in the index. */
+  add(id: string, text: string): void {
+    const { counts, length } = countTerms(text);
     const doc = this.ids.length;
     this.ids.push(id);
-    this.lengths.push(all.length);
-    this.terms.push([...counts.keys()]);
+    this.lengths.push(length);
     this.docOf.set(id, doc);
     this.live++;
-    this.totalLength += all.length;
+    this.totalLength += length;
     for (const [term, count] of counts) {
       let list = this.postings.get(term);
-      if (!list) this.postings.set(term, (list = { docs: [], counts: [], df: 0 }));
-      list.docs.push(doc);
-      list.counts.push(count);
-      list.df++;
+      if (!list) this.postings.set(term, (list = new Postings()));
+      list.push(doc, count);
       this.totalPostings++;
     }
   }
 
-  remove(id: string): void {
+  /** Removes a memory; `text` is the text it was indexed with. */
+  remove(id: string, text: string): void {
     const doc = this.docOf.get(id);
     if (doc === undefined) return;
     this.docOf.delete(id);
-    for (const term of this.terms[doc] ?? []) {
+    const { counts } = countTerms(text);
+    for (const term of counts.keys()) {
       const list = this.postings.get(term);
       if (list) list.df--;
       this.deadPostings++;
     }
     this.ids[doc] = undefined;
-    this.terms[doc] = undefined;
     this.live--;
     this.totalLength -= this.lengths[doc];
     if (this.deadPostings > this.totalPostings * MAX_DEAD_SHARE) this.compact();
@@ -138,34 +166,30 @@ export class KeywordIndex {
   /** Rebuilds the postings without removed documents, renumbering the live ones. */
   private compact(): void {
     const renumber = new Int32Array(this.ids.length).fill(-1);
-    const ids: (string | undefined)[] = [];
+    const ids: string[] = [];
     const lengths: number[] = [];
-    const terms: (string[] | undefined)[] = [];
     this.ids.forEach((id, doc) => {
       if (id === undefined) return;
       renumber[doc] = ids.length;
       this.docOf.set(id, ids.length);
       ids.push(id);
       lengths.push(this.lengths[doc]);
-      terms.push(this.terms[doc]);
     });
+    const postings = new Map<string, Postings>();
     let total = 0;
     for (const [term, list] of this.postings) {
-      const docs: number[] = [];
-      const counts: number[] = [];
-      for (let i = 0; i < list.docs.length; i++) {
+      if (list.df <= 0) continue;
+      const kept = new Postings(list.df);
+      for (let i = 0; i < list.length; i++) {
         const doc = renumber[list.docs[i]];
-        if (doc < 0) continue;
-        docs.push(doc);
-        counts.push(list.counts[i]);
+        if (doc >= 0) kept.push(doc, list.counts[i]);
       }
-      if (docs.length === 0) this.postings.delete(term);
-      else this.postings.set(term, { docs, counts, df: docs.length });
-      total += docs.length;
+      postings.set(term, kept);
+      total += kept.length;
     }
+    this.postings = postings;
     this.ids = ids;
     this.lengths = lengths;
-    this.terms = terms;
     this.totalPostings = total;
     this.deadPostings = 0;
   }
@@ -178,30 +202,31 @@ export class KeywordIndex {
    */
   search(query: string, topK: number, accept?: (id: string) => boolean): KeywordHit[] {
     if (topK <= 0 || this.live === 0) return [];
-    const unique = [...new Set(textTerms(query))].slice(0, MAX_QUERY_TERMS);
-    const found = unique
-      .map((term) => ({ term, list: this.postings.get(term) }))
-      .filter((entry): entry is { term: string; list: Postings } => (entry.list?.df ?? 0) > 0)
-      .sort((a, b) => a.list.df - b.list.df);
+    const found: Postings[] = [];
+    for (const term of new Set(textTerms(query).slice(0, MAX_QUERY_TERMS))) {
+      const list = this.postings.get(term);
+      if (list && list.df > 0) found.push(list);
+    }
     if (found.length === 0) return [];
+    found.sort((a, b) => a.df - b.df);
     const common = this.live * COMMON_TERM_SHARE;
-    const kept = found.filter(({ list }, i) => i === 0 || list.df <= common);
+    const kept = found.filter((list, i) => i === 0 || list.df <= common);
     const average = this.totalLength / this.live;
     if (this.scores.length < this.ids.length) {
       this.scores = new Float64Array(Math.max(this.ids.length, this.scores.length * 2));
     }
-    const scores = this.scores;
+    const { scores, ids, lengths } = this;
     const touched: number[] = [];
     let best = 0;
-    for (const { list } of kept) {
+    for (const list of kept) {
       const idf = Math.log(1 + (this.live - list.df + 0.5) / (list.df + 0.5));
       best += idf;
       const { docs, counts } = list;
-      for (let i = 0; i < docs.length; i++) {
+      for (let i = 0; i < list.length; i++) {
         const doc = docs[i];
-        if (this.ids[doc] === undefined) continue;
+        if (ids[doc] === undefined) continue;
         const tf = counts[i];
-        const norm = K1 * (1 - B + (B * this.lengths[doc]) / average);
+        const norm = K1 * (1 - B + (B * lengths[doc]) / average);
         if (scores[doc] === 0) touched.push(doc);
         scores[doc] += (idf * tf * (K1 + 1)) / (tf + norm);
       }
@@ -211,12 +236,85 @@ export class KeywordIndex {
       const score = scores[doc];
       scores[doc] = 0;
       if (heap.full && score <= heap.min) continue;
-      if (accept && !accept(this.ids[doc]!)) continue;
+      if (accept && !accept(ids[doc]!)) continue;
       heap.push(score, doc);
     }
     return heap.sorted().map(({ row, score }) => ({
-      id: this.ids[row]!,
+      id: ids[row]!,
       score: Math.min(1, score / best),
     }));
+  }
+
+  /**
+   * The index as bytes (live documents only), read back by {@link KeywordIndex.fromBytes}
+   * without tokenising any text again.
+   */
+  toBytes(): Buffer {
+    if (this.deadPostings > 0) this.compact();
+    const terms = [...this.postings.keys()];
+    const header = Buffer.from(
+      JSON.stringify({ ids: this.ids, lengths: this.lengths, terms }),
+      "utf8",
+    );
+    const sizes = new Int32Array(terms.length);
+    terms.forEach((term, i) => (sizes[i] = this.postings.get(term)!.length));
+    const docs = new Int32Array(this.totalPostings);
+    const counts = new Uint16Array(this.totalPostings + (this.totalPostings % 2));
+    let at = 0;
+    for (const term of terms) {
+      const list = this.postings.get(term)!;
+      docs.set(list.docs.subarray(0, list.length), at);
+      counts.set(list.counts.subarray(0, list.length), at);
+      at += list.length;
+    }
+    const lead = Buffer.alloc(8);
+    lead.writeUInt32LE(header.length, 0);
+    lead.writeUInt32LE(this.totalPostings, 4);
+    const pad = Buffer.alloc((4 - (header.length % 4)) % 4);
+    return Buffer.concat([
+      lead,
+      header,
+      pad,
+      Buffer.from(sizes.buffer),
+      Buffer.from(docs.buffer),
+      Buffer.from(counts.buffer),
+    ]);
+  }
+
+  /** An index written by {@link KeywordIndex.toBytes}. */
+  static fromBytes(bytes: Buffer): KeywordIndex {
+    const headerLength = bytes.readUInt32LE(0);
+    const total = bytes.readUInt32LE(4);
+    const { ids, lengths, terms } = JSON.parse(
+      bytes.toString("utf8", 8, 8 + headerLength),
+    ) as { ids: string[]; lengths: number[]; terms: string[] };
+    // Copied into aligned buffers: the file's bytes may sit at any offset.
+    let at = 8 + headerLength + ((4 - (headerLength % 4)) % 4);
+    const copy = (byteLength: number) => {
+      const out = new ArrayBuffer(byteLength);
+      new Uint8Array(out).set(bytes.subarray(at, at + byteLength));
+      at += byteLength;
+      return out;
+    };
+    const sizes = new Int32Array(copy(terms.length * 4));
+    const docs = new Int32Array(copy(total * 4));
+    const counts = new Uint16Array(copy((total + (total % 2)) * 2));
+    const index = new KeywordIndex();
+    index.ids = ids;
+    index.lengths = lengths;
+    ids.forEach((id, doc) => index.docOf.set(id, doc));
+    index.live = ids.length;
+    index.totalLength = lengths.reduce((sum, length) => sum + length, 0);
+    index.totalPostings = total;
+    let offset = 0;
+    terms.forEach((term, i) => {
+      const list = new Postings(0);
+      list.docs = docs.subarray(offset, offset + sizes[i]);
+      list.counts = counts.subarray(offset, offset + sizes[i]);
+      list.length = list.df = sizes[i];
+      index.postings.set(term, list);
+      offset += sizes[i];
+    });
+    return index;
   }
 }

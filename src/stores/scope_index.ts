@@ -26,7 +26,7 @@ export interface ScopeRowSource {
  * when a metadata filter needs an exact scan).
  */
 export class ScopeIndex implements CachedScope {
-  readonly keywords = new KeywordIndex();
+  private keywords = new KeywordIndex();
   /** Raw JSON until a filter first needs it, then the parsed object. */
   private readonly metadata = new Map<string, string | MemoryMetadata>();
   private readonly seqOf = new Map<string, number>();
@@ -40,10 +40,15 @@ export class ScopeIndex implements CachedScope {
     readonly dims: number,
     private readonly kernel: VectorKernel,
     private readonly source: ScopeRowSource,
-    private approximate?: ApproximateIndex,
+    /** The approximate index, or for exact search the expected number of rows. */
+    mode: ApproximateIndex | { exact: number } | "approximate",
   ) {
-    if (!approximate) this.vectors = new ScopeVectors(dims, kernel);
+    if (mode === "approximate") return;
+    if ("exact" in mode) this.vectors = new ScopeVectors(dims, kernel, mode.exact);
+    else this.approximate = mode;
   }
+
+  private approximate?: ApproximateIndex;
 
   get size(): number {
     return this.seqOf.size;
@@ -63,7 +68,7 @@ export class ScopeIndex implements CachedScope {
     return this.approximate;
   }
 
-  /** Switches to an approximate index (holding every vector of the scope). */
+  /** Sets the approximate index of a scope created `"approximate"` (every vector of it). */
   useIndex(index: ApproximateIndex): void {
     this.approximate = index;
     this.changesSinceSave = 0;
@@ -74,22 +79,24 @@ export class ScopeIndex implements CachedScope {
     this.seqOf.set(id, seq);
     this.idOf.set(seq, id);
     this.metadata.set(id, metadata);
-    this.keywords.upsert(id, text);
+    this.keywords.add(id, text);
     if (blob && this.vectors) this.vectors.addBlob(id, blob);
   }
 
-  /** A committed insert or update. */
+  /** A committed insert, or update (`previous` is the text before it). */
   upsert(
     seq: number,
     id: string,
     text: string,
     metadata: MemoryMetadata,
     vector: Float32Array,
+    previous?: string,
   ): void {
+    if (previous !== undefined) this.keywords.remove(id, previous);
     this.seqOf.set(id, seq);
     this.idOf.set(seq, id);
     this.metadata.set(id, metadata);
-    this.keywords.upsert(id, text);
+    this.keywords.add(id, text);
     this.vectors?.upsert(id, vector);
     if (this.approximate) {
       this.approximate.upsert(seq, vector);
@@ -97,14 +104,14 @@ export class ScopeIndex implements CachedScope {
     }
   }
 
-  /** A committed delete. */
-  remove(id: string): void {
+  /** A committed delete of a memory whose text was `text`. */
+  remove(id: string, text: string): void {
     const seq = this.seqOf.get(id);
     if (seq === undefined) return;
     this.seqOf.delete(id);
     this.idOf.delete(seq);
     this.metadata.delete(id);
-    this.keywords.remove(id);
+    this.keywords.remove(id, text);
     this.vectors?.remove(id);
     if (this.approximate) {
       this.approximate.remove(seq);
@@ -168,6 +175,51 @@ export class ScopeIndex implements CachedScope {
   /** Top-K by BM25 over this scope's statistics, scores in [0, 1] (see {@link KeywordIndex}). */
   keywordSearch(query: string, topK: number, filter?: MetadataFilter): KeywordHit[] {
     return this.keywords.search(query, topK, this.acceptFor(filter));
+  }
+
+  /**
+   * What this scope's state needs besides its approximate index, as bytes: row keys, ids,
+   * metadata and the keyword index. Saved with the index, so a large scope starts without
+   * reading or tokenising its rows.
+   */
+  snapshot(): Buffer {
+    const seqs: number[] = [];
+    const metadata: string[] = [];
+    for (const [seq, id] of this.idOf) {
+      seqs.push(seq);
+      const value = this.metadata.get(id);
+      metadata.push(typeof value === "string" ? value : JSON.stringify(value ?? {}));
+    }
+    const ids = seqs.map((seq) => this.idOf.get(seq)!);
+    const rows = Buffer.from(JSON.stringify({ seqs, ids, metadata }), "utf8");
+    const lead = Buffer.alloc(4);
+    lead.writeUInt32LE(rows.length, 0);
+    return Buffer.concat([lead, rows, this.keywords.toBytes()]);
+  }
+
+  /** A scope's state from {@link ScopeIndex.snapshot} and its saved approximate index. */
+  static restore(
+    bytes: Buffer,
+    scope: MemoryScope,
+    dims: number,
+    kernel: VectorKernel,
+    source: ScopeRowSource,
+    index: ApproximateIndex,
+  ): ScopeIndex {
+    const rowsLength = bytes.readUInt32LE(0);
+    const { seqs, ids, metadata } = JSON.parse(bytes.toString("utf8", 4, 4 + rowsLength)) as {
+      seqs: number[];
+      ids: string[];
+      metadata: string[];
+    };
+    const entry = new ScopeIndex(scope, dims, kernel, source, index);
+    seqs.forEach((seq, i) => {
+      entry.seqOf.set(ids[i], seq);
+      entry.idOf.set(seq, ids[i]);
+      entry.metadata.set(ids[i], metadata[i]);
+    });
+    entry.keywords = KeywordIndex.fromBytes(bytes.subarray(4 + rowsLength));
+    return entry;
   }
 
   /** Cosine similarity to a memory of this scope whose vector is in memory. */

@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type Database from "better-sqlite3";
@@ -44,7 +45,7 @@ import { matchesFilter, validateFilter, type MetadataFilter } from "./filters.js
 import { loadSqliteDriver } from "./sqlite_driver.js";
 import { GRAPH_MIGRATION_SQL, SqliteGraph } from "./sqlite_graph.js";
 import { OUTBOX_MIGRATION_SQL, SqliteOutbox } from "./sqlite_outbox.js";
-import { IndexFiles } from "./index_files.js";
+import { IndexFiles, type IndexStamp } from "./index_files.js";
 import { ScopeIndex, type ScopeRowSource } from "./scope_index.js";
 import { blobToVector, normalizeVector, vectorToBlob, VectorCache } from "./vector_cache.js";
 import { jsKernel, nativeKernel, type VectorKernel } from "./vector_index.js";
@@ -218,6 +219,7 @@ export const MIGRATIONS: readonly Migration[] = [
 ];
 
 const META_MODEL = "embedder_model";
+const META_STORE_ID = "store_id";
 const META_DIMS = "embedder_dimensions";
 
 interface MemoryRow {
@@ -361,10 +363,12 @@ type CacheOp =
       seq: number;
       id: string;
       text: string;
+      /** Text before an update. */
+      previous?: string;
       vector: Float32Array;
       metadata: MemoryMetadata;
     }
-  | { type: "delete"; owner: MemoryScope; id: string };
+  | { type: "delete"; owner: MemoryScope; id: string; text: string };
 
 /** Layout of the saved approximate indexes (IndexFiles stamps). */
 const INDEX_FORMAT = "usearch-i8";
@@ -670,17 +674,31 @@ export class SqliteStore
           .raw(true)
           .iterate(...params) as IterableIterator<[number, string, Buffer]>,
     };
+    const storeId = this.storeId();
     const load = this.db.transaction((): ScopeIndex => {
+      const stamp = {
+        scopeKey: key,
+        version: `${storeId}:${this.outbox.version(queryScope)}`,
+        dims,
+        format: INDEX_FORMAT,
+      };
+      const saved =
+        this.approximateFrom < Infinity ? this.indexFiles?.load(stamp, this.kernel) : undefined;
+      if (saved) {
+        return ScopeIndex.restore(saved.state, queryScope, dims, this.kernel, source, saved.index);
+      }
       const count = this.scoped("count", mask, () => `SELECT count(*) FROM memories WHERE ${sql}`)
         .pluck()
         .get(...params) as number;
-      const stamp =
-        this.kernel.createIndex && count >= this.approximateFrom
-          ? { scopeKey: key, version: this.indexVersion(queryScope, count), dims, format: INDEX_FORMAT }
-          : undefined;
-      const saved = stamp && this.indexFiles?.load(stamp, this.kernel);
-      const entry = new ScopeIndex(queryScope, dims, this.kernel, source, saved);
-      const inMemory = !stamp;
+      const approximate = this.kernel.createIndex !== undefined && count >= this.approximateFrom;
+      const inMemory = !approximate;
+      const entry = new ScopeIndex(
+        queryScope,
+        dims,
+        this.kernel,
+        source,
+        approximate ? "approximate" : { exact: count },
+      );
       const rows = this.scoped(
         inMemory ? "scope-rows-vectors" : "scope-rows",
         mask,
@@ -699,9 +717,9 @@ export class SqliteStore
         }
         entry.load(seq, id, text, metadata, embedding);
       }
-      if (stamp && !saved) {
+      if (approximate) {
         entry.useIndex(this.buildIndex(dims, source.vectors()));
-        this.indexFiles?.save(stamp, entry.index!);
+        this.saveIndex(entry, stamp);
       }
       return entry;
     });
@@ -728,24 +746,42 @@ export class SqliteStore
     return index;
   }
 
-  /** What a saved index of the scope must have been built at: its version and size. */
-  private indexVersion(queryScope: MemoryScope, count: number): string {
-    return `${this.outbox.version(queryScope)}:${count}`;
+  /**
+   * A random id of this database, part of every saved index's stamp: a new file at the same
+   * path (or a reset) never matches an index saved for an old one.
+   */
+  private storeId(): string {
+    const read = () => this.stmt.metaGet.get(META_STORE_ID) as string | undefined;
+    let id = read();
+    if (id === undefined) {
+      this.db
+        .transaction(() => {
+          if (read() === undefined) {
+            this.stmt.metaSet.run(META_STORE_ID, crypto.randomBytes(8).toString("hex"));
+          }
+        })
+        .immediate();
+      id = read()!;
+    }
+    return id;
   }
 
   /**
-   * Saves the approximate index of a scope, unless another connection has committed since
-   * this one last looked (the index may then miss its writes; it is reloaded instead).
+   * Saves the approximate index and state of a scope under the scope's current version,
+   * unless another connection has committed since this one last looked (the saved state
+   * could then miss its writes; the scope is reloaded instead).
    */
-  private saveIndex(entry: ScopeIndex): void {
+  private saveIndex(entry: ScopeIndex, stamp?: IndexStamp): void {
     if (!this.indexFiles || !entry.index) return;
-    const version = this.indexVersion(entry.scope, entry.size);
-    if ((this.stmt.dataVersion.get() as number) !== this.lastDataVersion) return;
     try {
-      this.indexFiles.save(
-        { scopeKey: scopeKey(entry.scope), version, dims: entry.dims, format: INDEX_FORMAT },
-        entry.index,
-      );
+      const current = stamp ?? {
+        scopeKey: scopeKey(entry.scope),
+        version: `${this.storeId()}:${this.outbox.version(entry.scope)}`,
+        dims: entry.dims,
+        format: INDEX_FORMAT,
+      };
+      if (!stamp && (this.stmt.dataVersion.get() as number) !== this.lastDataVersion) return;
+      this.indexFiles.save(current, entry.index, entry.snapshot());
       entry.changesSinceSave = 0;
     } catch {
       // A cache that cannot be written (read-only directory) is rebuilt at the next start.
@@ -984,6 +1020,7 @@ export class SqliteStore
             seq: row.seq,
             id: change.id,
             text: change.text,
+            previous: row.text,
             vector,
             metadata,
           });
@@ -1000,7 +1037,7 @@ export class SqliteStore
           // Writes queued before this delete must not bring the text back.
           this.outbox.forgetHash(row.hash, owner);
           this.addHistory(change.id, owner, "DELETE", row.text, null, change.actor, now);
-          cacheOps.push({ type: "delete", owner, id: change.id });
+          cacheOps.push({ type: "delete", owner, id: change.id, text: row.text });
           results.push({ change, applied: true, previous: row.text });
         } else {
           throw new Mem0InputError(
@@ -1024,9 +1061,9 @@ export class SqliteStore
     const changed = new Set<ScopeIndex>();
     for (const op of cacheOps) {
       for (const entry of this.cache.containing(op.owner)) {
-        if (op.type === "delete") entry.remove(op.id);
+        if (op.type === "delete") entry.remove(op.id, op.text);
         else if (op.vector.length === entry.dims) {
-          entry.upsert(op.seq, op.id, op.text, op.metadata, op.vector);
+          entry.upsert(op.seq, op.id, op.text, op.metadata, op.vector, op.previous);
         }
         changed.add(entry);
       }
@@ -1070,9 +1107,10 @@ export class SqliteStore
       const removed = this.scoped(
         "delete-memories",
         mask,
-        () => `DELETE FROM memories WHERE ${sql} RETURNING id, user_id, agent_id, run_id`,
+        () => `DELETE FROM memories WHERE ${sql} RETURNING id, text, user_id, agent_id, run_id`,
       ).all(...params) as {
         id: string;
+        text: string;
         user_id: string | null;
         agent_id: string | null;
         run_id: string | null;
@@ -1091,7 +1129,7 @@ export class SqliteStore
     });
     const removed = run.immediate();
     for (const row of removed) {
-      for (const entry of this.cache.containing(ownerOf(row))) entry.remove(row.id);
+      for (const entry of this.cache.containing(ownerOf(row))) entry.remove(row.id, row.text);
     }
     this.forgetIndexes(target, removed.map(ownerOf));
     this.scrubWal();
