@@ -34,7 +34,7 @@ import type {
   ScoredMemory,
   StoredMemory,
 } from "../stores/base.js";
-import type { MetadataFilter } from "../stores/filters.js";
+import { matchesFilter, type MetadataFilter } from "../stores/filters.js";
 import { SqliteStore } from "../stores/sqlite.js";
 import type {
   AddMemoryOptions,
@@ -89,6 +89,13 @@ export interface MemoryOptions {
    * `DEFAULT_KEYWORD_WEIGHT`; 0 disables keyword fusion). See {@link Memory.search}.
    */
   keywordWeight?: number;
+  /**
+   * Weight of a memory's context in search: the best hybrid score of the memories stored just
+   * before and after it in the scope (the turns around a turn of a conversation), added to its
+   * own (default `DEFAULT_CONTEXT_WEIGHT`; 0 ranks memories on their own). See
+   * {@link Memory.search}.
+   */
+  contextWeight?: number;
   /** Reorders results of `search(..., { rerank: true })`: any LangChain document compressor. */
   reranker?: BaseDocumentCompressor;
   /** Where warnings go (default `console.warn`). */
@@ -151,10 +158,17 @@ export interface MemoryHistoryEntry {
 }
 
 /**
- * Default keyword weight. On LoCoMo with a word-based embedder, 0.5 to 1.5 score alike (1 is
- * marginally best); 0.5 keeps semantic similarity in charge with real embedding models.
+ * Default keyword weight: semantic and keyword relevance count alike. Keyword scores are
+ * relative to the best match the query can reach in the scope, so a weak keyword signal stays
+ * small and the semantic score decides (bench/: LoCoMo and the 100k-memory search).
  */
-export const DEFAULT_KEYWORD_WEIGHT = 0.5;
+export const DEFAULT_KEYWORD_WEIGHT = 1;
+
+/**
+ * Default context weight: a memory gains half the best hybrid score of its stored neighbours,
+ * which finds the answer turn right after a matching question (LoCoMo in bench/).
+ */
+export const DEFAULT_CONTEXT_WEIGHT = 0.5;
 
 export interface GetAllResult {
   results: MemoryItem[];
@@ -258,6 +272,7 @@ const memoryOptionsSchema = z
       ])
       .optional(),
     keywordWeight: z.number().min(0).max(10).optional(),
+    contextWeight: z.number().min(0).max(10).optional(),
     reranker: z
       .custom<BaseDocumentCompressor>(
         (value) =>
@@ -379,6 +394,7 @@ export class Memory implements MemoryBackend {
   private readonly similarMemories: number;
   private readonly contextMessages: number;
   private readonly keywordWeight: number;
+  private readonly contextWeight: number;
   private readonly reranker?: BaseDocumentCompressor;
   private readonly logger: Mem0Logger;
   private readonly locks = new KeyedLock();
@@ -423,6 +439,7 @@ export class Memory implements MemoryBackend {
     this.similarMemories = parsed.similarMemories ?? 10;
     this.contextMessages = parsed.contextMessages ?? 6;
     this.keywordWeight = parsed.keywordWeight ?? DEFAULT_KEYWORD_WEIGHT;
+    this.contextWeight = parsed.contextWeight ?? DEFAULT_CONTEXT_WEIGHT;
     this.reranker = parsed.reranker;
     this.logger = parsed.logger ?? consoleLogger;
     this.redactor = new Redactor(parsed.redact);
@@ -707,11 +724,12 @@ export class Memory implements MemoryBackend {
   }
 
   /**
-   * Hybrid ranking inside the scope. A memory's score is
-   * `(cosine + keywordWeight × keyword) / (1 + keywordWeight)`, in [0, 1], where `keyword` is the
-   * store's BM25 score relative to the best the query can reach in the scope; like
-   * mem0ai, `threshold` applies to the cosine similarity. Expired memories are dropped unless
-   * asked for.
+   * Hybrid ranking inside the scope. A memory's hybrid score is
+   * `(cosine + keywordWeight × keyword) / (1 + keywordWeight)`, where `keyword` is the store's
+   * BM25 score relative to the best the query can reach in the scope; its final score is
+   * `hybrid + contextWeight × context × (1 − hybrid)`, in [0, 1], where `context` is the best
+   * hybrid score of the memories stored just before and after it. Like mem0ai, `threshold` applies to the cosine similarity. Expired memories are
+   * dropped unless asked for.
    */
   private async rank(
     vector: number[],
@@ -729,37 +747,45 @@ export class Memory implements MemoryBackend {
     const scored = new Map(
       semantic.map(({ memory, score }) => [memory.id, { memory, cosine: score, keyword: 0 }]),
     );
-    const missing = keyword
-      .filter(({ memory }) => !scored.has(memory.id))
-      .map(({ memory }) => memory.id);
-    const similarities = missing.length
-      ? await this.store.similarities(vector, missing)
-      : new Map<string, number>();
     // Stores score keyword hits in [0, 1] against the query's best possible match in the scope,
     // so a weak keyword signal stays weak; larger scores (other stores) are scaled by the best.
     const keywordScale = Math.max(1, ...keyword.map(({ score }) => score));
     for (const { memory, score } of keyword) {
-      const entry = scored.get(memory.id) ?? {
-        memory,
-        cosine: similarities.get(memory.id) ?? 0,
-        keyword: 0,
-      };
+      const entry = scored.get(memory.id) ?? { memory, cosine: Number.NaN, keyword: 0 };
       entry.keyword = Math.max(0, score) / keywordScale;
       scored.set(memory.id, entry);
     }
-    const day = today();
+    const context = await this.contextOf(scored, scope, options.filters);
+    const missing = [...scored.values()]
+      .filter(({ cosine }) => Number.isNaN(cosine))
+      .map(({ memory }) => memory.id);
+    const similarities = missing.length
+      ? await this.store.similarities(vector, missing)
+      : new Map<string, number>();
+    for (const id of missing) scored.get(id)!.cosine = similarities.get(id) ?? 0;
     const weight = this.keywordWeight;
+    const hybrid = (id: string) => {
+      const entry = scored.get(id);
+      return entry ? (Math.max(0, entry.cosine) + weight * entry.keyword) / (1 + weight) : 0;
+    };
+    const day = today();
+    const contextWeight = context.size > 0 ? this.contextWeight : 0;
     return [...scored.values()]
       .filter(({ cosine }) => options.threshold === undefined || cosine >= options.threshold)
       .filter(({ memory }) => options.showExpired || !isExpired(memory.metadata, day))
       .map(({ memory, cosine, keyword: kw }) => {
         const rawScore = Math.max(0, cosine) + weight * kw;
-        const score = rawScore / (1 + weight);
+        const own = rawScore / (1 + weight);
+        const around = Math.max(0, ...(context.get(memory.id) ?? []).map(hybrid));
+        // Context fills part of what the own score leaves to 1: a memory without neighbours
+        // keeps its own score, and the result stays in [0, 1].
+        const score = own + contextWeight * around * (1 - own);
         const details: ScoreDetails = {
           semanticScore: cosine,
           bm25Score: kw,
           rawScore,
           maxPossibleScore: 1 + weight,
+          contextScore: around,
           finalScore: score,
         };
         if (options.threshold !== undefined) details.threshold = options.threshold;
@@ -767,6 +793,37 @@ export class Memory implements MemoryBackend {
       })
       .sort((a, b) => b.score - a.score)
       .slice(0, options.topK);
+  }
+
+  /**
+   * The stored neighbours of every candidate (when the store knows them and context counts),
+   * adding neighbours that pass the filter as candidates of their own: the turn after a
+   * matching question often holds the answer without sharing a word with the query.
+   */
+  private async contextOf(
+    scored: Map<string, { memory: StoredMemory; cosine: number; keyword: number }>,
+    scope: MemoryScope,
+    filters: MetadataFilter | undefined,
+  ): Promise<Map<string, string[]>> {
+    const context = new Map<string, string[]>();
+    if (this.contextWeight <= 0 || !this.store.neighbors || scored.size === 0) return context;
+    const around = await this.store.neighbors([...scored.keys()], scope);
+    for (const [id, neighbours] of around) {
+      const kept = neighbours.filter(
+        (memory) => filters === undefined || matchesFilter(memory.metadata, filters),
+      );
+      context.set(id, kept.map((memory) => memory.id));
+    }
+    // Neighbours become candidates too, ranked by the context of the candidates they touch.
+    for (const [id, neighbours] of around) {
+      for (const memory of neighbours) {
+        if (scored.has(memory.id)) continue;
+        if (filters !== undefined && !matchesFilter(memory.metadata, filters)) continue;
+        scored.set(memory.id, { memory, cosine: Number.NaN, keyword: 0 });
+        context.set(memory.id, [id, ...(context.get(memory.id) ?? [])]);
+      }
+    }
+    return context;
   }
 
   /**

@@ -34,6 +34,9 @@ export class ScopeIndex implements CachedScope {
   private vectors?: ScopeVectors;
   /** Writes applied to the approximate index since it was last saved. */
   changesSinceSave = 0;
+  /** Row keys in insertion order, built when neighbours are first asked for. */
+  private order?: number[];
+  private approximate?: ApproximateIndex;
 
   constructor(
     readonly scope: MemoryScope,
@@ -47,8 +50,6 @@ export class ScopeIndex implements CachedScope {
     if ("exact" in mode) this.vectors = new ScopeVectors(dims, kernel, mode.exact);
     else this.approximate = mode;
   }
-
-  private approximate?: ApproximateIndex;
 
   get size(): number {
     return this.seqOf.size;
@@ -93,6 +94,11 @@ export class ScopeIndex implements CachedScope {
     previous?: string,
   ): void {
     if (previous !== undefined) this.keywords.remove(id, previous);
+    if (this.order && !this.seqOf.has(id)) {
+      // New rows get the highest row key of the table, so appending keeps the order.
+      if (seq > (this.order[this.order.length - 1] ?? -1)) this.order.push(seq);
+      else this.order = undefined;
+    }
     this.seqOf.set(id, seq);
     this.idOf.set(seq, id);
     this.metadata.set(id, metadata);
@@ -112,6 +118,10 @@ export class ScopeIndex implements CachedScope {
     this.idOf.delete(seq);
     this.metadata.delete(id);
     this.keywords.remove(id, text);
+    if (this.order) {
+      const at = lowerBound(this.order, seq);
+      if (this.order[at] === seq) this.order.splice(at, 1);
+    }
     this.vectors?.remove(id);
     if (this.approximate) {
       this.approximate.remove(seq);
@@ -222,10 +232,42 @@ export class ScopeIndex implements CachedScope {
     return entry;
   }
 
+  /**
+   * The memories stored just before and just after each given one in this scope (insertion
+   * order): the turns around a turn of a conversation stored verbatim.
+   */
+  neighbors(ids: string[]): Map<string, string[]> {
+    this.order ??= [...this.idOf.keys()].sort((a, b) => a - b);
+    const order = this.order;
+    const out = new Map<string, string[]>();
+    for (const id of ids) {
+      const seq = this.seqOf.get(id);
+      if (seq === undefined) continue;
+      const at = lowerBound(order, seq);
+      const around: string[] = [];
+      if (at > 0) around.push(this.idOf.get(order[at - 1])!);
+      if (at + 1 < order.length) around.push(this.idOf.get(order[at + 1])!);
+      out.set(id, around);
+    }
+    return out;
+  }
+
   /** Cosine similarity to a memory of this scope whose vector is in memory. */
   similarity(id: string, query: Float32Array): number | undefined {
     return this.vectors?.similarity(id, query);
   }
+}
+
+/** The first position of a sorted array whose value is not below `value`. */
+function lowerBound(sorted: number[], value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (sorted[middle] < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 function dot(vector: Float32Array | undefined, query: Float32Array, dims: number) {
