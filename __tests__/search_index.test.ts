@@ -28,7 +28,15 @@ const randomVector = () => Array.from({ length: DIMS }, () => random() * 2 - 1);
 
 function memory(id: string, text: string, owner: MemoryScope): StoredMemory {
   const at = new Date(Date.UTC(2026, 0, 1)).toISOString();
-  return { id, text, hash: `h:${id}:${text}`, metadata: {}, ...owner, createdAt: at, updatedAt: at };
+  return {
+    id,
+    text,
+    hash: `h:${id}:${text}`,
+    metadata: {},
+    ...owner,
+    createdAt: at,
+    updatedAt: at,
+  };
 }
 
 function insert(id: string, owner: MemoryScope, vector = randomVector(), text = `note ${id}`) {
@@ -132,7 +140,9 @@ describeNative("approximate index (usearch) stays consistent with the rows", () 
     await store.apply([{ type: "delete", id: "a3" }]);
     await expectExact(store, rows);
     const deletedVector = changes[3].type === "insert" ? changes[3].embedding : [];
-    expect((await store.vectorSearch(deletedVector, alice, { topK: 3 })).map((h) => h.memory.id)).not.toContain("a3");
+    expect(
+      (await store.vectorSearch(deletedVector, alice, { topK: 3 })).map((h) => h.memory.id),
+    ).not.toContain("a3");
 
     // restart: the saved index is loaded, not rebuilt (no new file is written)
     await store.close();
@@ -255,7 +265,12 @@ describe("keyword statistics come from the searched scope only", () => {
     const weak = index.search("alice", 3);
     expect(weak.every((hit) => hit.score <= 1)).toBe(true);
     const mixed = index.search("alice greyhound", 30);
-    expect(mixed.slice(0, 2).map((hit) => hit.id).sort()).toEqual(["a0", "a2"]);
+    expect(
+      mixed
+        .slice(0, 2)
+        .map((hit) => hit.id)
+        .sort(),
+    ).toEqual(["a0", "a2"]);
     expect(mixed.find((hit) => hit.id === "f3")?.score ?? 0).toBeLessThan(0.2);
     // Removing a memory removes its statistics.
     index.remove("a2", texts[2]);

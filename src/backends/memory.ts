@@ -755,75 +755,86 @@ export class Memory implements MemoryBackend {
       entry.keyword = Math.max(0, score) / keywordScale;
       scored.set(memory.id, entry);
     }
-    const context = await this.contextOf(scored, scope, options.filters);
     const missing = [...scored.values()]
       .filter(({ cosine }) => Number.isNaN(cosine))
       .map(({ memory }) => memory.id);
-    const similarities = missing.length
-      ? await this.store.similarities(vector, missing)
-      : new Map<string, number>();
+    const [similarities, context] = await Promise.all([
+      missing.length ? this.store.similarities(vector, missing) : new Map<string, number>(),
+      this.contextWeight > 0 && this.store.neighbors && scored.size > 0
+        ? this.store.neighbors([...scored.keys()], scope)
+        : new Map<string, string[]>(),
+    ]);
     for (const id of missing) scored.get(id)!.cosine = similarities.get(id) ?? 0;
     const weight = this.keywordWeight;
-    const hybrid = (id: string) => {
-      const entry = scored.get(id);
-      return entry ? (Math.max(0, entry.cosine) + weight * entry.keyword) / (1 + weight) : 0;
-    };
-    const day = today();
-    const contextWeight = context.size > 0 ? this.contextWeight : 0;
-    return [...scored.values()]
-      .filter(({ cosine }) => options.threshold === undefined || cosine >= options.threshold)
-      .filter(({ memory }) => options.showExpired || !isExpired(memory.metadata, day))
-      .map(({ memory, cosine, keyword: kw }) => {
-        const rawScore = Math.max(0, cosine) + weight * kw;
-        const own = rawScore / (1 + weight);
-        const around = Math.max(0, ...(context.get(memory.id) ?? []).map(hybrid));
-        // Context fills part of what the own score leaves to 1: a memory without neighbours
-        // keeps its own score, and the result stays in [0, 1].
-        const score = own + contextWeight * around * (1 - own);
-        const details: ScoreDetails = {
-          semanticScore: cosine,
-          bm25Score: kw,
-          rawScore,
-          maxPossibleScore: 1 + weight,
-          contextScore: around,
-          finalScore: score,
-        };
-        if (options.threshold !== undefined) details.threshold = options.threshold;
-        return { memory, score, details };
-      })
-      .sort((a, b) => b.score - a.score)
-      .slice(0, options.topK);
-  }
-
-  /**
-   * The stored neighbours of every candidate (when the store knows them and context counts),
-   * adding neighbours that pass the filter as candidates of their own: the turn after a
-   * matching question often holds the answer without sharing a word with the query.
-   */
-  private async contextOf(
-    scored: Map<string, { memory: StoredMemory; cosine: number; keyword: number }>,
-    scope: MemoryScope,
-    filters: MetadataFilter | undefined,
-  ): Promise<Map<string, string[]>> {
-    const context = new Map<string, string[]>();
-    if (this.contextWeight <= 0 || !this.store.neighbors || scored.size === 0) return context;
-    const around = await this.store.neighbors([...scored.keys()], scope);
-    for (const [id, neighbours] of around) {
-      const kept = neighbours.filter(
-        (memory) => filters === undefined || matchesFilter(memory.metadata, filters),
-      );
-      context.set(id, kept.map((memory) => memory.id));
+    const own = new Map<string, number>();
+    for (const [id, { cosine, keyword: kw }] of scored) {
+      own.set(id, (Math.max(0, cosine) + weight * kw) / (1 + weight));
     }
-    // Neighbours become candidates too, ranked by the context of the candidates they touch.
-    for (const [id, neighbours] of around) {
-      for (const memory of neighbours) {
-        if (scored.has(memory.id)) continue;
-        if (filters !== undefined && !matchesFilter(memory.metadata, filters)) continue;
-        scored.set(memory.id, { memory, cosine: Number.NaN, keyword: 0 });
-        context.set(memory.id, [id, ...(context.get(memory.id) ?? [])]);
+    // A memory's context: the best own score among its stored neighbours. Neighbours that are
+    // not candidates join with their context alone (the turn after a matching question often
+    // holds the answer without sharing a word with the query); they are read only if they rank.
+    const around = new Map<string, number>();
+    for (const [id, neighbours] of context) {
+      const score = own.get(id)!;
+      for (const neighbour of neighbours) {
+        if (score > (around.get(neighbour) ?? 0)) around.set(neighbour, score);
       }
     }
-    return context;
+    const day = today();
+    const contextWeight = this.contextWeight;
+    const ranked: { id: string; score: number; around: number }[] = [];
+    for (const id of new Set([...own.keys(), ...around.keys()])) {
+      const ownScore = own.get(id) ?? 0;
+      const context = around.get(id) ?? 0;
+      // Context fills part of what the own score leaves to 1: a memory without neighbours
+      // keeps its own score, and the result stays in [0, 1].
+      ranked.push({
+        id,
+        around: context,
+        score: ownScore + contextWeight * context * (1 - ownScore),
+      });
+    }
+    ranked.sort((a, b) => b.score - a.score);
+    // Neighbours only: read those that may rank, with their similarity, in one batch each.
+    const unread = ranked
+      .slice(0, options.topK * 2)
+      .filter(({ id }) => !scored.has(id))
+      .map(({ id }) => id);
+    if (unread.length > 0) {
+      const [memories, cosines] = await Promise.all([
+        Promise.all(unread.map((id) => this.store.get(id))),
+        this.store.similarities(vector, unread),
+      ]);
+      for (const memory of memories) {
+        if (!memory || (options.filters && !matchesFilter(memory.metadata, options.filters))) {
+          continue;
+        }
+        scored.set(memory.id, { memory, cosine: cosines.get(memory.id) ?? 0, keyword: 0 });
+      }
+    }
+    const out: (ScoredMemory & { details: ScoreDetails })[] = [];
+    for (const { id, around: contextScore } of ranked) {
+      if (out.length === options.topK) break;
+      const entry = scored.get(id);
+      if (!entry) continue;
+      const { memory, cosine, keyword: kw } = entry;
+      if (options.threshold !== undefined && cosine < options.threshold) continue;
+      if (!options.showExpired && isExpired(memory.metadata, day)) continue;
+      const rawScore = Math.max(0, cosine) + weight * kw;
+      const ownScore = rawScore / (1 + weight);
+      const score = ownScore + contextWeight * contextScore * (1 - ownScore);
+      const details: ScoreDetails = {
+        semanticScore: cosine,
+        bm25Score: kw,
+        rawScore,
+        maxPossibleScore: 1 + weight,
+        contextScore,
+        finalScore: score,
+      };
+      if (options.threshold !== undefined) details.threshold = options.threshold;
+      out.push({ memory, score, details });
+    }
+    return out.sort((a, b) => b.score - a.score);
   }
 
   /**

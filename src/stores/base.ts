@@ -127,11 +127,11 @@ export interface MemoryStore {
   /** Cosine similarity of the vector to each given memory (for fusing keyword hits). */
   similarities(vector: number[], ids: string[]): Promise<Map<string, number>>;
   /**
-   * The memories stored just before and just after each given memory inside the scope
+   * Ids of the memories stored just before and just after each given memory inside the scope
    * (insertion order), for ranking a memory by its context. Optional: without it, search
    * ranks memories on their own.
    */
-  neighbors?(ids: string[], scope: MemoryScope): Promise<Map<string, StoredMemory[]>>;
+  neighbors?(ids: string[], scope: MemoryScope): Promise<Map<string, string[]>>;
   get(id: string): Promise<StoredMemory | undefined>;
   list(scope: MemoryScope, options?: ListOptions): Promise<ListPage>;
   /**

@@ -285,9 +285,11 @@ export class KeywordIndex {
   static fromBytes(bytes: Buffer): KeywordIndex {
     const headerLength = bytes.readUInt32LE(0);
     const total = bytes.readUInt32LE(4);
-    const { ids, lengths, terms } = JSON.parse(
-      bytes.toString("utf8", 8, 8 + headerLength),
-    ) as { ids: string[]; lengths: number[]; terms: string[] };
+    const { ids, lengths, terms } = JSON.parse(bytes.toString("utf8", 8, 8 + headerLength)) as {
+      ids: string[];
+      lengths: number[];
+      terms: string[];
+    };
     // Copied into aligned buffers: the file's bytes may sit at any offset.
     let at = 8 + headerLength + ((4 - (headerLength % 4)) % 4);
     const copy = (byteLength: number) => {

@@ -164,7 +164,8 @@ export class ScopeIndex implements CachedScope {
     filter?: MetadataFilter,
   ): { id: string; score: number }[] {
     if (topK <= 0 || this.size === 0) return [];
-    if (!this.approximate || filter) return this.allVectors().search(query, topK, this.acceptFor(filter));
+    if (!this.approximate || filter)
+      return this.allVectors().search(query, topK, this.acceptFor(filter));
     const seqs = this.approximate.search(
       query,
       Math.max(topK * CANDIDATES_PER_HIT, MIN_CANDIDATES),

@@ -11,13 +11,7 @@ import {
   Mem0InputError,
   StaleWriteError,
 } from "../errors.js";
-import {
-  requireScope,
-  scopeContains,
-  scopeFromKey,
-  scopeKey,
-  type MemoryScope,
-} from "../scope.js";
+import { requireScope, scopeContains, scopeFromKey, scopeKey, type MemoryScope } from "../scope.js";
 import type {
   AppliedChange,
   ApplyOptions,
@@ -815,22 +809,13 @@ export class SqliteStore
     return this.withRows(entry.keywordSearch(String(query ?? ""), options.topK, options.filters));
   }
 
-  async neighbors(ids: string[], scope: MemoryScope): Promise<Map<string, StoredMemory[]>> {
+  async neighbors(ids: string[], scope: MemoryScope): Promise<Map<string, string[]>> {
     this.assertOpen();
     const queryScope = requireScope(scope);
     const dims = this.recordedDimensions();
     if (dims === undefined || ids.length === 0) return new Map();
     this.syncWithOtherConnections();
-    const around = this.scopeIndex(queryScope, dims).neighbors(ids);
-    const wanted = [...new Set([...around.values()].flat())];
-    const rows = this.stmt.getByIds.all(JSON.stringify(wanted)) as MemoryRow[];
-    const byId = new Map(rows.map((row) => [row.id, toMemory(row)]));
-    return new Map(
-      [...around].map(([id, list]) => [
-        id,
-        list.map((other) => byId.get(other)).filter((memory) => memory !== undefined),
-      ]),
-    );
+    return this.scopeIndex(queryScope, dims).neighbors(ids);
   }
 
   async similarities(vector: number[], ids: string[]): Promise<Map<string, number>> {

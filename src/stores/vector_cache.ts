@@ -114,7 +114,9 @@ export class ScopeVectors {
   /** The vector of an id (a view into the matrix: copy it to keep it). */
   vectorOf(id: string): Float32Array | undefined {
     const row = this.rowOf.get(id);
-    return row === undefined ? undefined : this.matrix.subarray(row * this.dims, (row + 1) * this.dims);
+    return row === undefined
+      ? undefined
+      : this.matrix.subarray(row * this.dims, (row + 1) * this.dims);
   }
 
   /** Cosine similarity (dot product of unit vectors) of a normalised query to one id. */

@@ -93,7 +93,11 @@ class UsearchIndex implements ApproximateIndex {
 
   addAll(keys: ArrayLike<number>, vectors: Float32Array): void {
     if (keys.length === 0) return;
-    this.index.add(BigUint64Array.from(keys, (key) => BigInt(key)), vectors, 0);
+    this.index.add(
+      BigUint64Array.from(keys, (key) => BigInt(key)),
+      vectors,
+      0,
+    );
   }
 
   remove(key: number): void {
