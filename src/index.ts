@@ -54,6 +54,7 @@ export type {
   SearchResult,
 } from "./backends/base.js";
 export {
+  DEFAULT_CONTEXT_WEIGHT,
   DEFAULT_KEYWORD_WEIGHT,
   Memory,
   type DeleteAllMemoryOptions,
@@ -80,5 +81,10 @@ export type {
 } from "./backends/config.js";
 export type * from "./stores/base.js";
 export type { FieldCondition, FilterScalar, MetadataFilter } from "./stores/filters.js";
-export { DEFAULT_SQLITE_PATH, SqliteStore, type SqliteStoreOptions } from "./stores/sqlite.js";
+export {
+  DEFAULT_APPROXIMATE_FROM,
+  DEFAULT_SQLITE_PATH,
+  SqliteStore,
+  type SqliteStoreOptions,
+} from "./stores/sqlite.js";
 export { HashEmbeddings, type HashEmbeddingsParams } from "./embeddings/hash.js";

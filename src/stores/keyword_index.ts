@@ -9,7 +9,7 @@ const STOP_WORDS = new Set(
     "we were what when where which who whom why will with you your"
   ).split(" "),
 );
-const ASCII = /^[\x00-\x7f]*$/;
+const NON_ASCII = /[^\p{ASCII}]/u;
 const ASCII_WORD = /[a-z0-9]+/g;
 const WORD = /[\p{L}\p{N}\p{M}]+/gu;
 const LATIN_DIACRITICS = /(?<=[a-zA-Z])[\u0300-\u036f]+/g;
@@ -34,7 +34,7 @@ function stemOf(word: string): string {
  * repeated terms.
  */
 export function textTerms(text: string): string[] {
-  const words = ASCII.test(text)
+  const words = !NON_ASCII.test(text)
     ? text.toLowerCase().match(ASCII_WORD)
     : text
         .normalize("NFKD")
