@@ -668,7 +668,12 @@ export class SqliteStore
           .raw(true)
           .iterate(...params) as IterableIterator<[number, string, Buffer]>,
     };
-    const storeId = this.storeId();
+    // Saved indexes exist only on disk, with a native kernel, when approximate search is on.
+    const saves =
+      this.indexFiles !== undefined &&
+      this.kernel.createIndex !== undefined &&
+      this.approximateFrom < Infinity;
+    const storeId = saves ? this.storeId() : "";
     const load = this.db.transaction((): ScopeIndex => {
       const stamp = {
         scopeKey: key,
@@ -676,8 +681,7 @@ export class SqliteStore
         dims,
         format: INDEX_FORMAT,
       };
-      const saved =
-        this.approximateFrom < Infinity ? this.indexFiles?.load(stamp, this.kernel) : undefined;
+      const saved = saves ? this.indexFiles!.load(stamp, this.kernel) : undefined;
       if (saved) {
         return ScopeIndex.restore(saved.state, queryScope, dims, this.kernel, source, saved.index);
       }
