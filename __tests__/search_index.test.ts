@@ -276,6 +276,9 @@ describe("keyword statistics come from the searched scope only", () => {
     // Removing a memory removes its statistics.
     index.remove("a2", texts[2]);
     expect(index.search("sofa", 5)).toEqual([]);
+    // A memory without words is indexed and removed like any other.
+    index.add("empty", "?!");
+    index.remove("empty", "?!");
     // A round trip through bytes keeps every score.
     const copy = KeywordIndex.fromBytes(index.toBytes());
     expect(copy.search("alice greyhound marathon", 10)).toEqual(

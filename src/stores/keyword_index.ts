@@ -255,7 +255,7 @@ export class KeywordIndex {
    * without tokenising any text again.
    */
   toBytes(): Buffer {
-    if (this.deadPostings > 0) this.compact();
+    if (this.live !== this.ids.length) this.compact();
     const terms = [...this.postings.keys()];
     const header = Buffer.from(
       JSON.stringify({ ids: this.ids, lengths: this.lengths, terms }),
