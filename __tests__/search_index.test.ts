@@ -1,6 +1,9 @@
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import type { MemoryScope } from "../src/scope.js";
 import type { MemoryChange, StoredMemory } from "../src/stores/base.js";
 import { KeywordIndex } from "../src/stores/keyword_index.js";
@@ -284,5 +287,42 @@ describe("keyword statistics come from the searched scope only", () => {
     expect(copy.search("alice greyhound marathon", 10)).toEqual(
       index.search("alice greyhound marathon", 10),
     );
+  });
+});
+
+describe("without the native vector library", () => {
+  test("search stays exact in JavaScript and saves no index", async () => {
+    const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+    const hook = fileURLToPath(new URL("./fixtures/hide_usearch.mjs", import.meta.url));
+    const storeEntry = pathToFileURL(`${repoRoot}src/stores/sqlite.ts`).href;
+    const kernelEntry = pathToFileURL(`${repoRoot}src/stores/vector_index.ts`).href;
+    const file = tempFile();
+    const script = `
+      const { SqliteStore } = await import(${JSON.stringify(storeEntry)});
+      const { nativeKernel } = await import(${JSON.stringify(kernelEntry)});
+      const store = new SqliteStore({ path: ${JSON.stringify(file)}, approximateFrom: 10 });
+      await store.ensureEmbedder("e", 3);
+      const at = new Date().toISOString();
+      const changes = Array.from({ length: 40 }, (_, i) => ({
+        type: "insert",
+        memory: { id: "m" + i, text: "note " + i, hash: "h" + i, metadata: {}, userId: "alice", createdAt: at, updatedAt: at },
+        embedding: [Math.cos(i / 7), Math.sin(i / 7), 0.1],
+      }));
+      await store.apply(changes);
+      const hits = await store.vectorSearch([Math.cos(3 / 7), Math.sin(3 / 7), 0.1], { userId: "alice" }, { topK: 3 });
+      await store.close();
+      console.log(JSON.stringify({ native: nativeKernel() !== undefined, ids: hits.map((h) => h.memory.id) }));
+    `;
+    const { NODE_OPTIONS: _jestNodeOptions, ...env } = process.env;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", "--import", hook, "--input-type=module", "-e", script],
+      { cwd: repoRoot, env },
+    );
+    const result = JSON.parse(stdout) as { native: boolean; ids: string[] };
+    expect(result.native).toBe(false);
+    expect(result.ids[0]).toBe("m3");
+    expect(result.ids.slice(1).sort()).toEqual(["m2", "m4"]);
+    expect(savedFiles(file)).toEqual([]);
   });
 });
