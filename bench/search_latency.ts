@@ -189,7 +189,12 @@ async function runSize(size: Size, context: BenchContext) {
     memoryTexts(scope * size.perScope + offset, count);
 
   const hybrid = new Memory({ embeddings, path: path.join(dir, "ours.db") });
-  const vectorOnly = new Memory({ embeddings, store: hybrid.store, keywordWeight: 0 });
+  const vectorOnly = new Memory({
+    embeddings,
+    store: hybrid.store,
+    keywordWeight: 0,
+    contextWeight: 0,
+  });
   const ours = oursSystem(`ours, hybrid (default keywordWeight ${DEFAULT_KEYWORD_WEIGHT})`, hybrid);
   let loadMs = 0;
   for (let scope = 0; scope < size.scopes; scope++) {
@@ -199,7 +204,7 @@ async function runSize(size: Size, context: BenchContext) {
   const unlimited = Number.POSITIVE_INFINITY;
   results.push(
     await measure(
-      oursSystem("ours, vector only (keywordWeight 0)", vectorOnly),
+      oursSystem("ours, vector only (keywordWeight 0, contextWeight 0)", vectorOnly),
       loadMs,
       size,
       queries,

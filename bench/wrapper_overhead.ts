@@ -215,7 +215,12 @@ export async function wrapperOverhead(context: BenchContext): Promise<SectionRes
   const invoke = await paired(iterations, embeddings, searches, bare, wrapped, timeInvoke);
   const stream = await paired(iterations, embeddings, searches, bare, wrapped, timeFirstToken);
   // The same call with keyword fusion off, to show what the keyword (BM25) pass costs.
-  const vectorOnly = new Memory({ embeddings, store: memory.store, keywordWeight: 0 });
+  const vectorOnly = new Memory({
+    embeddings,
+    store: memory.store,
+    keywordWeight: 0,
+    contextWeight: 0,
+  });
   const vectorSearches = timeSearches(vectorOnly);
   const wrappedVectorOnly = new Mem0ChatModel({
     model: answerModel(),
@@ -282,7 +287,10 @@ export async function wrapperOverhead(context: BenchContext): Promise<SectionRes
         [
           overheadRow("invoke", invoke),
           overheadRow("stream, time to first token", stream),
-          overheadRow("invoke, vector-only retrieval (keywordWeight 0)", invokeVectorOnly),
+          overheadRow(
+            "invoke, vector-only retrieval (keywordWeight 0, contextWeight 0)",
+            invokeVectorOnly,
+          ),
         ],
       ),
       "",
