@@ -287,6 +287,14 @@ describe("keyword statistics come from the searched scope only", () => {
     expect(copy.search("alice greyhound marathon", 10)).toEqual(
       index.search("alice greyhound marathon", 10),
     );
+    // ... and it takes writes like the original.
+    for (const target of [index, copy]) {
+      target.add("late", "A greyhound joins the marathon");
+      target.remove("a0", texts[0]);
+    }
+    expect(copy.search("greyhound marathon pixel", 10)).toEqual(
+      index.search("greyhound marathon pixel", 10),
+    );
   });
 });
 

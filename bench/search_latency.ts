@@ -241,7 +241,9 @@ async function runSize(size: Size, context: BenchContext) {
 }
 
 export async function searchLatency(context: BenchContext): Promise<SectionResult> {
-  const sizes = context.full ? FULL_SIZES : QUICK_SIZES;
+  const sizes = (context.sizes ? FULL_SIZES : context.full ? FULL_SIZES : QUICK_SIZES).filter(
+    (size) => !context.sizes || context.sizes.includes(size.label.split(" ")[0]),
+  );
   const runs = [];
   for (const size of sizes) runs.push(await runSize(size, context));
 

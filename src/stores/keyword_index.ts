@@ -66,10 +66,15 @@ const COMMON_TERM_SHARE = 0.5;
 /** Dead postings tolerated, as a share of all postings, before the lists are compacted. */
 const MAX_DEAD_SHARE = 0.25;
 
-/** The documents containing a term: parallel growable arrays of document numbers and counts. */
+/**
+ * The documents containing a term: document numbers and counts at `start` of two arrays,
+ * which a restored index shares between all its terms (no array per term to create at start)
+ * and a term copies into its own growable arrays on its first new document.
+ */
 class Postings {
   docs: Int32Array;
   counts: Uint16Array;
+  start = 0;
   length = 0;
   /** Live documents containing the term. */
   df = 0;
@@ -79,14 +84,26 @@ class Postings {
     this.counts = new Uint16Array(capacity);
   }
 
+  /** Postings `[start, start + length)` of shared arrays. */
+  static shared(docs: Int32Array, counts: Uint16Array, start: number, length: number): Postings {
+    const list = new Postings(0);
+    list.docs = docs;
+    list.counts = counts;
+    list.start = start;
+    list.length = list.df = length;
+    return list;
+  }
+
   push(doc: number, count: number): void {
-    if (this.length === this.docs.length) {
-      const docs = new Int32Array(Math.max(4, this.length * 2));
-      docs.set(this.docs);
+    if (this.start !== 0 || this.length === this.docs.length) {
+      const capacity = Math.max(4, this.length * 2);
+      const docs = new Int32Array(capacity);
+      docs.set(this.docs.subarray(this.start, this.start + this.length));
+      const counts = new Uint16Array(capacity);
+      counts.set(this.counts.subarray(this.start, this.start + this.length));
       this.docs = docs;
-      const counts = new Uint16Array(docs.length);
-      counts.set(this.counts);
       this.counts = counts;
+      this.start = 0;
     }
     this.docs[this.length] = doc;
     this.counts[this.length++] = Math.min(count, 0xffff);
@@ -185,7 +202,7 @@ export class KeywordIndex {
     for (const [term, list] of this.postings) {
       if (list.df <= 0) continue;
       const kept = new Postings(list.df);
-      for (let i = 0; i < list.length; i++) {
+      for (let i = list.start; i < list.start + list.length; i++) {
         const doc = renumber[list.docs[i]];
         if (doc >= 0) kept.push(doc, list.counts[i]);
       }
@@ -226,8 +243,8 @@ export class KeywordIndex {
     for (const list of kept) {
       const idf = Math.log(1 + (this.live - list.df + 0.5) / (list.df + 0.5));
       best += idf;
-      const { docs, counts } = list;
-      for (let i = 0; i < list.length; i++) {
+      const { docs, counts, start } = list;
+      for (let i = start; i < start + list.length; i++) {
         const doc = docs[i];
         if (ids[doc] === undefined) continue;
         const tf = counts[i];
@@ -268,8 +285,8 @@ export class KeywordIndex {
     let at = 0;
     for (const term of terms) {
       const list = this.postings.get(term)!;
-      docs.set(list.docs.subarray(0, list.length), at);
-      counts.set(list.counts.subarray(0, list.length), at);
+      docs.set(list.docs.subarray(list.start, list.start + list.length), at);
+      counts.set(list.counts.subarray(list.start, list.start + list.length), at);
       at += list.length;
     }
     const lead = Buffer.alloc(8);
@@ -315,11 +332,7 @@ export class KeywordIndex {
     index.totalPostings = total;
     let offset = 0;
     terms.forEach((term, i) => {
-      const list = new Postings(0);
-      list.docs = docs.subarray(offset, offset + sizes[i]);
-      list.counts = counts.subarray(offset, offset + sizes[i]);
-      list.length = list.df = sizes[i];
-      index.postings.set(term, list);
+      index.postings.set(term, Postings.shared(docs, counts, offset, sizes[i]));
       offset += sizes[i];
     });
     return index;

@@ -1067,12 +1067,19 @@ export class SqliteStore
     // Committed: bring the cached scopes up to date without reloading them.
     const changed = new Set<ScopeIndex>();
     for (const op of cacheOps) {
-      for (const entry of this.cache.containing(op.owner)) {
-        if (op.type === "delete") entry.remove(op.id, op.text);
-        else if (op.vector.length === entry.dims) {
-          entry.upsert(op.seq, op.id, op.text, op.metadata, op.vector, op.previous);
+      for (const entry of [...this.cache.containing(op.owner)]) {
+        try {
+          if (op.type === "delete") entry.remove(op.id, op.text);
+          else if (op.vector.length === entry.dims) {
+            entry.upsert(op.seq, op.id, op.text, op.metadata, op.vector, op.previous);
+          }
+          changed.add(entry);
+        } catch {
+          // Its saved index went away under it (another process saved a newer one): the
+          // scope is loaded again from the rows at its next search.
+          this.cache.delete(scopeKey(entry.scope));
+          changed.delete(entry);
         }
-        changed.add(entry);
       }
     }
     for (const entry of changed) {

@@ -38,7 +38,10 @@ export interface VectorKernel {
   ): { rows: number[]; scores: number[] };
   /** A new empty approximate index, or `undefined` when the kernel has none. */
   createIndex?(dims: number): ApproximateIndex;
-  /** An approximate index saved by {@link ApproximateIndex.save}. */
+  /**
+   * An approximate index saved by {@link ApproximateIndex.save}; the file must stay until the
+   * index's first write (it may be mapped rather than read).
+   */
   loadIndex?(file: string, dims: number): ApproximateIndex;
 }
 
@@ -71,10 +74,25 @@ const EXPANSION_SEARCH = 128;
 class UsearchIndex implements ApproximateIndex {
   private readonly key = new BigUint64Array(1);
 
+  /**
+   * `viewed` is the file of an index mapped read-only (fast to open); the first write loads it
+   * into memory with `load()`.
+   */
   constructor(
-    private readonly index: Usearch.Index,
+    private index: Usearch.Index,
     private readonly dims: number,
+    private viewed?: { file: string; open: () => Usearch.Index },
   ) {}
+
+  private writable(): Usearch.Index {
+    if (this.viewed) {
+      const loaded = this.viewed.open();
+      loaded.load(this.viewed.file);
+      this.index = loaded;
+      this.viewed = undefined;
+    }
+    return this.index;
+  }
 
   get size(): number {
     return this.index.size();
@@ -86,14 +104,15 @@ class UsearchIndex implements ApproximateIndex {
   }
 
   upsert(key: number, vector: Float32Array): void {
+    const index = this.writable();
     this.key[0] = BigInt(key);
-    if (this.index.contains(this.key)) this.index.remove(this.key);
-    this.index.add(this.key, vector, 1);
+    if (index.contains(this.key)) index.remove(this.key);
+    index.add(this.key, vector, 1);
   }
 
   addAll(keys: ArrayLike<number>, vectors: Float32Array): void {
     if (keys.length === 0) return;
-    this.index.add(
+    this.writable().add(
       BigUint64Array.from(keys, (key) => BigInt(key)),
       vectors,
       0,
@@ -102,7 +121,7 @@ class UsearchIndex implements ApproximateIndex {
 
   remove(key: number): void {
     this.key[0] = BigInt(key);
-    this.index.remove(this.key);
+    this.writable().remove(this.key);
   }
 
   search(query: Float32Array, k: number): number[] {
@@ -115,7 +134,7 @@ class UsearchIndex implements ApproximateIndex {
   }
 
   save(file: string): void {
-    this.index.save(file);
+    this.writable().save(file);
   }
 }
 
@@ -153,11 +172,12 @@ function usearchKernel(lib: typeof Usearch): VectorKernel {
     },
     loadIndex(file, dims) {
       const index = create(dims);
-      index.load(file);
+      // Mapped, not read: a large scope's first search does not wait for the whole file.
+      index.view(file);
       if (index.dimensions() !== dims) {
         throw new Error(`index ${file} has ${index.dimensions()} dimensions, expected ${dims}`);
       }
-      return new UsearchIndex(index, dims);
+      return new UsearchIndex(index, dims, { file, open: () => create(dims) });
     },
   };
 }
