@@ -6,7 +6,7 @@ import type { MemoryScope } from "../src/scope.js";
 import type { MemoryChange } from "../src/stores/base.js";
 import { SqliteStore } from "../src/stores/sqlite.js";
 import { axis, describeStoreBehaviour, insert, nextTime } from "./utils/store_suite.js";
-import { buildFtsQuery } from "../src/stores/sqlite_keyword.js";
+import { textTerms } from "../src/stores/keyword_index.js";
 import { MIGRATIONS } from "../src/stores/sqlite_schema.js";
 
 const tempDirs: string[] = [];
@@ -23,11 +23,12 @@ afterAll(() => {
 const alice: MemoryScope = { userId: "alice" };
 const bob: MemoryScope = { userId: "bob" };
 
-describe("FTS5 query", () => {
-  test("buildFtsQuery quotes tokens and drops stop words unless nothing else is left", () => {
-    expect(buildFtsQuery('He said "hi" -NEAR(x*')).toBe('"said" OR "hi" OR "near" OR "x"');
-    expect(buildFtsQuery("the of")).toBe('"the" OR "of"');
-    expect(buildFtsQuery("  *** ")).toBeUndefined();
+describe("keyword query terms", () => {
+  test("query terms: words stemmed, stop words dropped unless nothing else is left", () => {
+    expect(textTerms('He said "hi" -NEAR(x*')).toEqual(["said", "hi", "near", "x"]);
+    expect(textTerms("She painted paintings")).toEqual(["paint", "paint"]);
+    expect(textTerms("the of")).toEqual(["the", "of"]);
+    expect(textTerms("  *** ")).toEqual([]);
   });
 });
 
@@ -47,8 +48,8 @@ describe("vector cache", () => {
     await store.vectorSearch(axis(2), { userId: "alice", runId: "r1" }, { topK: 10 });
     await store.vectorSearch(axis(2), bob, { topK: 10 });
     const cache = (
-      store as unknown as { vectors: { cache: { get(key: string): unknown; size: number } } }
-    ).vectors.cache;
+      store as unknown as { search: { cache: { get(key: string): unknown; size: number } } }
+    ).search.cache;
     const aliceKey = JSON.stringify(["alice", null, null]);
     const before = cache.get(aliceKey);
     expect(cache.size).toBe(3);
@@ -124,8 +125,8 @@ describe("vector cache", () => {
         changes.push(insert(`u${u}-${i}`, `t${i}`, { userId: `u${u}` }, axis(i % 4)));
     }
     await store.apply(changes);
-    const cache = (store as unknown as { vectors: { cache: { size: number; totalBytes: number } } })
-      .vectors.cache;
+    const cache = (store as unknown as { search: { cache: { size: number; totalBytes: number } } })
+      .search.cache;
     for (let round = 0; round < 2; round++) {
       for (let u = 0; u < 5; u++) {
         const results = await store.vectorSearch(axis(0), { userId: `u${u}` }, { topK: 3 });
@@ -178,6 +179,43 @@ describe("persistence, embedder record, deleteScope, reset, migrations", () => {
     expect(() => new SqliteStore({ path: file })).toThrow(/newer than this package supports/);
   });
 
+  test("a schema-4 file (FTS5 keyword table) upgrades to 5 and its memories stay searchable", async () => {
+    const file = tempPath();
+    const store4 = new SqliteStore({ path: file });
+    await store4.ensureEmbedder("e", 4);
+    await store4.apply([insert("old", "Visited Zürich with beetles", alice, axis(0))]);
+    await store4.close();
+    // Back to the schema a release before the in-memory keyword index left behind.
+    const db = new Database(file);
+    db.exec(`
+      DROP INDEX memories_agent;
+      DROP INDEX memories_run;
+      CREATE INDEX memories_agent ON memories (agent_id, created_at, id);
+      CREATE INDEX memories_run ON memories (run_id, created_at, id);
+    `);
+    const v1 = MIGRATIONS.find((m) => m.version === 1)!.sql;
+    db.exec(v1.slice(v1.indexOf("CREATE VIRTUAL TABLE"), v1.indexOf("CREATE TABLE history")));
+    db.exec(MIGRATIONS.find((m) => m.version === 2)!.sql);
+    db.pragma("user_version = 4");
+    db.close();
+
+    const store = new SqliteStore({ path: file });
+    expect(store.schemaVersion).toBe(5);
+    const check = new Database(file, { readonly: true });
+    expect(
+      check
+        .prepare("SELECT count(*) FROM sqlite_master WHERE name LIKE 'memories_fts%'")
+        .pluck()
+        .get(),
+    ).toBe(0);
+    check.close();
+    expect((await store.keywordSearch("zurich beetle", alice, { topK: 1 }))[0]).toMatchObject({
+      memory: { id: "old" },
+      score: 1,
+    });
+    await store.close();
+  });
+
   test("deleteScope removes rows, history, messages and keyword entries of that scope only", async () => {
     const file = tempPath();
     const store = new SqliteStore({ path: file });
@@ -224,26 +262,17 @@ describe("persistence, embedder record, deleteScope, reset, migrations", () => {
     expect(count("SELECT count(*) FROM history WHERE user_id = 'alice'")).toBe(0);
     expect(count("SELECT count(*) FROM history WHERE memory_id IN ('a1','a2','a3')")).toBe(0);
     expect(count("SELECT count(*) FROM messages WHERE user_id = 'alice'")).toBe(0);
-    expect(count(`SELECT count(*) FROM memories_fts WHERE memories_fts MATCH '"quokkaword"'`)).toBe(
-      0,
-    );
-    expect(count(`SELECT count(*) FROM memories_fts WHERE memories_fts MATCH '"alice"'`)).toBe(0);
+    expect(count("SELECT count(*) FROM memories WHERE text LIKE '%quokkaword%'")).toBe(0);
     // bob is intact
     expect(count("SELECT count(*) FROM memories WHERE user_id = 'bob'")).toBe(1);
     expect(count("SELECT count(*) FROM history WHERE user_id = 'bob'")).toBe(1);
     expect(count("SELECT count(*) FROM messages WHERE user_id = 'bob'")).toBe(1);
-    expect(count(`SELECT count(*) FROM memories_fts WHERE memories_fts MATCH '"wombatword"'`)).toBe(
-      1,
-    );
+    expect(
+      (await store.keywordSearch("wombatword", { userId: "bob" }, { topK: 5 })).map(
+        (r) => r.memory.id,
+      ),
+    ).toEqual(["b1"]);
     db.close();
-    // The keyword index matches its content table exactly.
-    const rw = new Database(file);
-    expect(() =>
-      rw
-        .prepare("INSERT INTO memories_fts (memories_fts, rank) VALUES ('integrity-check', 1)")
-        .run(),
-    ).not.toThrow();
-    rw.close();
     expect((await store.keywordSearch("wombatword", bob, { topK: 5 }))[0].memory.id).toBe("b1");
     expect(await store.recentMessages(bob, 5)).toHaveLength(1);
     await store.close();

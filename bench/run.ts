@@ -35,7 +35,11 @@ const SECTIONS: Record<string, (context: BenchContext) => Promise<SectionResult>
 
 function parseOptions() {
   const { values } = parseArgs({
-    options: { full: { type: "boolean", default: false }, only: { type: "string" } },
+    options: {
+      full: { type: "boolean", default: false },
+      only: { type: "string" },
+      sizes: { type: "string" },
+    },
   });
   const names = values.only
     ? values.only.split(",").map((name) => name.trim())
@@ -46,13 +50,20 @@ function parseOptions() {
       `Unknown section(s) ${unknown.join(", ")}; choose from ${Object.keys(SECTIONS).join(", ")}.`,
     );
   }
-  return { full: values.full, only: values.only !== undefined, names };
+  const sizes = values.sizes?.split(",").map((size) => size.trim());
+  return {
+    full: values.full,
+    only: values.only !== undefined || sizes !== undefined,
+    names,
+    sizes,
+  };
 }
 
 async function main(): Promise<void> {
-  const { full, only, names } = parseOptions();
+  const { full, only, names, sizes } = parseOptions();
   const context: BenchContext = {
     full,
+    sizes,
     tmpDir: fs.mkdtempSync(path.join(os.tmpdir(), "lcm0-bench-")),
   };
   const started = performance.now();

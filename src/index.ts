@@ -82,6 +82,7 @@ export type {
   UpdateMemoryOptions,
 } from "./backends/base.js";
 export {
+  DEFAULT_CONTEXT_WEIGHT,
   DEFAULT_KEYWORD_WEIGHT,
   Memory,
   type MemoryOptions,
@@ -103,7 +104,12 @@ export type {
 } from "./backends/config.js";
 export type * from "./stores/base.js";
 export type { FieldCondition, FilterScalar, MetadataFilter } from "./stores/filters.js";
-export { DEFAULT_SQLITE_PATH, SqliteStore, type SqliteStoreOptions } from "./stores/sqlite.js";
+export {
+  DEFAULT_APPROXIMATE_FROM,
+  DEFAULT_SQLITE_PATH,
+  SqliteStore,
+  type SqliteStoreOptions,
+} from "./stores/sqlite.js";
 export {
   LangChainVectorStoreAdapter,
   type LangChainVectorStoreAdapterOptions,

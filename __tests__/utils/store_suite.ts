@@ -642,6 +642,51 @@ export function describeStoreBehaviour(name: string, harness: StoreHarness): voi
         expect(results.length).toBeGreaterThanOrEqual(atLeast);
         if (atLeast > 0) expect(results[0].memory.id).toBe("rare");
       });
+
+      // The engine fuses these scores with cosine similarity as they are (Memory.rank).
+      test("scores are relative to the best the query can reach, from the scope's statistics alone", async () => {
+        const [top] = await store.keywordSearch("xylophagous beetles", alice, { topK: 5 });
+        expect(top.memory.id).toBe("rare");
+        expect(top.score).toBeCloseTo(1, 6);
+        // Two words of equal weight, each in one memory: each memory reaches half the best.
+        const query = "beetles zurich common";
+        const before = await store.keywordSearch(query, alice, { topK: 50 });
+        expect(ids(before.map((hit) => hit.memory))).toEqual(["accent", "rare"]);
+        for (const hit of before) expect(hit.score).toBeCloseTo(0.5, 6);
+        // Another scope's memories change neither the hits nor their scores.
+        await store.apply(
+          Array.from({ length: 30 }, (_, i) =>
+            insert(`beetle${i}`, `beetles everywhere ${i}`, bob, axis(0)),
+          ),
+        );
+        expect(await store.keywordSearch(query, alice, { topK: 50 })).toEqual(before);
+      });
+    });
+
+    describe("neighbours", () => {
+      test("the memories stored just before and after, inside the scope only", async () => {
+        const store = await harness.open();
+        await store.ensureEmbedder("e", 4);
+        expect(store.neighbors).toBeDefined();
+        await store.apply([insert("n1", "first", alice, axis(0))]);
+        await store.apply([insert("o1", "other", bob, axis(0))]);
+        await store.apply([insert("n2", "second", aliceRun, axis(1))]);
+        await store.apply([insert("n3", "third", alice, axis(2))]);
+        const around = await store.neighbors!(["n1", "n2", "n3", "o1", "unknown"], alice);
+        expect(Object.fromEntries(around)).toEqual({
+          n1: ["n2"],
+          n2: ["n1", "n3"],
+          n3: ["n2"],
+        });
+        expect(Object.fromEntries(await store.neighbors!(["n2"], aliceRun))).toEqual({ n2: [] });
+        expect((await store.neighbors!([], alice)).size).toBe(0);
+        await store.apply([{ type: "delete", id: "n2" }]);
+        expect(Object.fromEntries(await store.neighbors!(["n1", "n3"], alice))).toEqual({
+          n1: ["n3"],
+          n3: ["n1"],
+        });
+        await store.close();
+      });
     });
 
     describe("scope isolation", () => {

@@ -274,6 +274,11 @@ export class LangChainVectorStoreAdapter
     return this.store.keywordSearch(query, scope, options);
   }
 
+  /** Insertion order is the row store's, which keeps every row. */
+  async neighbors(ids: string[], scope: MemoryScope): Promise<Map<string, string[]>> {
+    return this.store.neighbors ? this.store.neighbors(ids, scope) : new Map();
+  }
+
   similarities(vector: number[], ids: string[]): Promise<Map<string, number>> {
     return this.store.similarities(vector, ids);
   }

@@ -249,6 +249,11 @@ export class PostgresStore
     return this.search.keywordSearch(query, scope, options);
   }
 
+  async neighbors(ids: string[], scope: MemoryScope): Promise<Map<string, string[]>> {
+    this.connection.assertOpen();
+    return this.search.neighbors(ids, requireScope(scope));
+  }
+
   async similarities(vector: number[], ids: string[]): Promise<Map<string, number>> {
     this.connection.assertOpen();
     return this.search.similarities(vector, ids);

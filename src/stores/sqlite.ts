@@ -1,3 +1,5 @@
+import crypto from "node:crypto";
+import path from "node:path";
 import type Database from "better-sqlite3";
 import { Mem0ClosedError, Mem0ConfigError } from "../errors.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
@@ -23,11 +25,12 @@ import { matchesFilter, validateFilter, type MetadataFilter } from "./filters.js
 import { GraphDelegate } from "./graph_delegate.js";
 import { ownerOf, scopeCondition } from "./scope_sql.js";
 import { SqliteGraph } from "./sqlite_graph.js";
-import { SqliteKeywordIndex } from "./sqlite_keyword.js";
 import { SqliteOutbox } from "./sqlite_outbox.js";
 import { migrateDatabase, openDatabase } from "./sqlite_schema.js";
-import { SqliteVectorIndex } from "./sqlite_vectors.js";
-import { SqliteWriter } from "./sqlite_writer.js";
+import { IndexFiles } from "./index_files.js";
+import { SqliteSearch } from "./sqlite_search.js";
+import { SqliteWriter, type SqliteMemoryRow } from "./sqlite_writer.js";
+import { jsKernel, nativeKernel } from "./vector_index.js";
 import {
   checkDimensions,
   checkEmbedder,
@@ -60,19 +63,39 @@ export interface SqliteStoreOptions {
   cacheBudgetBytes?: number;
   /** How long a write waits for another connection's lock, in milliseconds. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * Scope size (memories visible from a searched scope) from which vector search goes through
+   * an approximate (HNSW) index, saved next to the file in `<path>-index/`; smaller scopes are
+   * searched exactly. Default {@link DEFAULT_APPROXIMATE_FROM}; `Infinity` keeps every search
+   * exact. Needs the optional `usearch` package; without it search stays exact.
+   */
+  approximateFrom?: number;
+  /**
+   * Use the native vector kernel (the optional `usearch` package) when it can be loaded.
+   * Default true; false searches in plain JavaScript (same results, slower on large scopes).
+   */
+  nativeVectorSearch?: boolean;
 }
+
+/**
+ * Default {@link SqliteStoreOptions.approximateFrom}: below it the native exact search stays
+ * under 1 ms per query (bench/), above it the approximate index is faster at recall ≥ .98.
+ */
+export const DEFAULT_APPROXIMATE_FROM = 20_000;
 
 export const DEFAULT_SQLITE_PATH = "./.langchain-mem0/memory.db";
 const DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024;
 
 const META_MODEL = "embedder_model";
+const META_STORE_ID = "store_id";
 const META_DIMS = "embedder_dimensions";
 
 /**
- * The embedded default store: memories, their vectors, a BM25 keyword index, the change
- * history, recent messages, the graph and the durable outbox in one SQLite file
- * (better-sqlite3). Vector search is an exact scan of per-scope caches (sqlite_vectors.ts);
- * keyword search is FTS5 (sqlite_keyword.ts).
+ * The embedded default store: memories, their vectors, the change history, recent messages,
+ * the graph and the durable outbox in one SQLite file (better-sqlite3). Search runs on
+ * in-memory state per searched scope (sqlite_search.ts): a BM25 keyword index with the
+ * scope's own statistics, and the scope's vectors, searched exactly or, from
+ * `approximateFrom` memories, through an HNSW index saved in `<path>-index/`.
  */
 export class SqliteStore
   extends GraphDelegate
@@ -88,8 +111,7 @@ export class SqliteStore
   private readonly stmt: ReturnType<SqliteStore["prepareStatements"]>;
   private readonly graph: SqliteGraph;
   private readonly outbox: SqliteOutbox;
-  private readonly vectors: SqliteVectorIndex;
-  private readonly keywords: SqliteKeywordIndex;
+  private readonly search: SqliteSearch;
   private readonly writer: SqliteWriter;
 
   constructor(options: SqliteStoreOptions = {}) {
@@ -98,6 +120,10 @@ export class SqliteStore
     const budget = options.cacheBudgetBytes ?? DEFAULT_CACHE_BUDGET;
     if (!(budget >= 0))
       throw new Mem0ConfigError("cacheBudgetBytes must be a non-negative number.");
+    const approximateFrom = options.approximateFrom ?? DEFAULT_APPROXIMATE_FROM;
+    if (!(approximateFrom >= 0)) {
+      throw new Mem0ConfigError("approximateFrom must be a non-negative number (or Infinity).");
+    }
     this.db = openDatabase(this.path, options.busyTimeoutMs ?? 5000);
     try {
       this.db.pragma("synchronous = NORMAL");
@@ -144,14 +170,21 @@ export class SqliteStore
         checkSearch: (scope: MemoryScope, options: StoreSearchOptions) =>
           this.checkSearch(scope, options),
         assertOpen: () => this.assertOpen(),
+        storeId: () => this.storeId(),
+        version: (scope: MemoryScope) => this.outbox.version(scope),
       };
-      this.vectors = new SqliteVectorIndex(search, budget);
-      this.keywords = new SqliteKeywordIndex(search);
+      const onDisk = this.path !== ":memory:" && this.path !== "" && !this.path.startsWith("file:");
+      this.search = new SqliteSearch(search, {
+        budgetBytes: budget,
+        kernel: (options.nativeVectorSearch !== false && nativeKernel()) || jsKernel,
+        approximateFrom,
+        indexFiles: onDisk ? new IndexFiles(`${path.resolve(this.path)}-index`) : undefined,
+      });
       this.writer = new SqliteWriter({
         db: this.db,
         graph: this.graph,
         outbox: this.outbox,
-        getRow: (id) => this.stmt.getById.get(id) as MemoryRow | undefined,
+        getRow: (id) => this.stmt.getById.get(id) as SqliteMemoryRow | undefined,
         recordedDimensions: () => this.recordedDimensions(),
         recordDimensions: (dims) => this.stmt.metaSet.run(META_DIMS, String(dims)),
         checkVector: (vector, dims, what) => this.checkVector(vector, dims, what),
@@ -174,7 +207,7 @@ export class SqliteStore
       metaSet: db.prepare(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       ),
-      getById: db.prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id = ?`),
+      getById: db.prepare(`SELECT m.seq, ${MEMORY_COLUMNS} FROM memories m WHERE m.id = ?`),
       history: db.prepare(
         `SELECT id, memory_id, event, previous, next, actor, created_at FROM history
          WHERE memory_id = ? ORDER BY created_at, id`,
@@ -221,6 +254,26 @@ export class SqliteStore
     checkVector(vector, dims, what, this.path);
   }
 
+  /**
+   * A random id of this database, part of every saved index's stamp: a new file at the same
+   * path (or a reset) never matches an index saved for an old one.
+   */
+  private storeId(): string {
+    const read = () => this.stmt.metaGet.get(META_STORE_ID) as string | undefined;
+    let id = read();
+    if (id === undefined) {
+      this.db
+        .transaction(() => {
+          if (read() === undefined) {
+            this.stmt.metaSet.run(META_STORE_ID, crypto.randomBytes(8).toString("hex"));
+          }
+        })
+        .immediate();
+      id = read()!;
+    }
+    return id;
+  }
+
   // ---------------------------------------------------------------- MemoryStore
 
   async ensureEmbedder(model: string, dimensions: number): Promise<void> {
@@ -250,7 +303,7 @@ export class SqliteStore
     scope: MemoryScope,
     options: StoreSearchOptions,
   ): Promise<ScoredMemory[]> {
-    return this.vectors.vectorSearch(vector, scope, options);
+    return this.search.vectorSearch(vector, scope, options);
   }
 
   async keywordSearch(
@@ -258,16 +311,21 @@ export class SqliteStore
     scope: MemoryScope,
     options: StoreSearchOptions,
   ): Promise<ScoredMemory[]> {
-    return this.keywords.keywordSearch(query, scope, options);
+    return this.search.keywordSearch(query, scope, options);
+  }
+
+  async neighbors(ids: string[], scope: MemoryScope): Promise<Map<string, string[]>> {
+    this.assertOpen();
+    return this.search.neighbors(ids, requireScope(scope));
   }
 
   async similarities(vector: number[], ids: string[]): Promise<Map<string, number>> {
-    return this.vectors.similarities(vector, ids);
+    return this.search.similarities(vector, ids);
   }
 
   async embeddings(ids: string[]): Promise<Map<string, number[]>> {
     this.assertOpen();
-    return this.vectors.embeddings(ids);
+    return this.search.embeddings(ids);
   }
 
   async get(id: string): Promise<StoredMemory | undefined> {
@@ -315,7 +373,7 @@ export class SqliteStore
     if (changes.length === 0 && !graph?.length && !messages && !outboxId) return [];
     const { results, cacheOps } = this.writer.apply(changes, options);
     // Committed: bring the cached scopes up to date without reloading them.
-    this.vectors.applyCommitted(cacheOps);
+    this.search.applyCommitted(cacheOps);
     return results;
   }
 
@@ -327,9 +385,10 @@ export class SqliteStore
       const removed = this.scoped(
         "delete-memories",
         mask,
-        () => `DELETE FROM memories WHERE ${sql} RETURNING id, user_id, agent_id, run_id`,
+        () => `DELETE FROM memories WHERE ${sql} RETURNING id, text, user_id, agent_id, run_id`,
       ).all(...params) as {
         id: string;
+        text: string;
         user_id: string | null;
         agent_id: string | null;
         run_id: string | null;
@@ -347,9 +406,10 @@ export class SqliteStore
       return removed;
     });
     const removed = run.immediate();
-    this.vectors.applyCommitted(
-      removed.map((row) => ({ type: "delete", owner: ownerOf(row), id: row.id })),
+    this.search.applyCommitted(
+      removed.map((row) => ({ type: "delete", owner: ownerOf(row), id: row.id, text: row.text })),
     );
+    this.search.forgetIndexes(target, removed.map(ownerOf));
     this.scrubWal();
     return removed.length;
   }
@@ -368,7 +428,6 @@ export class SqliteStore
       .transaction(() => {
         this.db.exec(`
           DELETE FROM memories;
-          INSERT INTO memories_fts (memories_fts) VALUES ('rebuild');
           DELETE FROM history;
           DELETE FROM messages;
           DELETE FROM meta;
@@ -377,14 +436,14 @@ export class SqliteStore
         this.outbox.clear();
       })
       .immediate();
-    this.vectors.clear();
+    this.search.reset();
     this.scrubWal();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.vectors.clear();
+    this.search.close();
     this.scopedStatements.clear();
     this.db.close();
   }

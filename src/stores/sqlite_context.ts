@@ -16,6 +16,10 @@ export interface SqliteSearchContext {
   /** Validates a search's scope and options; returns the scope with only defined ids. */
   checkSearch(scope: MemoryScope, options: StoreSearchOptions): MemoryScope;
   assertOpen(): void;
+  /** A random id of this database, part of every saved index's stamp. */
+  storeId(): string;
+  /** The scope's version, moved by every write visible from it. */
+  version(scope: MemoryScope): string;
 }
 
 /** Delegates the context's members under the names the store's methods use. */

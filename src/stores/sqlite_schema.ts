@@ -200,6 +200,22 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "durable outbox, owner versions, secure delete in the keyword index",
     sql: OUTBOX_MIGRATION_SQL,
   },
+  {
+    version: 5,
+    description: "keyword ranking moves to per-scope in-memory indexes; smaller owner indexes",
+    // BM25 statistics must come from the searched scope alone (keyword_index.ts), which the
+    // FTS5 table cannot give; indexes on agent/run ids skip the rows that have none.
+    sql: `
+      DROP TRIGGER memories_fts_insert;
+      DROP TRIGGER memories_fts_delete;
+      DROP TRIGGER memories_fts_update;
+      DROP TABLE memories_fts;
+      DROP INDEX memories_agent;
+      DROP INDEX memories_run;
+      CREATE INDEX memories_agent ON memories (agent_id, created_at, id) WHERE agent_id IS NOT NULL;
+      CREATE INDEX memories_run ON memories (run_id, created_at, id) WHERE run_id IS NOT NULL;
+    `,
+  },
 ];
 
 /**

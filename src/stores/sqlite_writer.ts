@@ -11,17 +11,22 @@ import type {
 import { ownerColumns, ownerOf } from "./scope_sql.js";
 import type { SqliteGraph } from "./sqlite_graph.js";
 import type { SqliteOutbox } from "./sqlite_outbox.js";
-import type { CacheOp } from "./sqlite_vectors.js";
+import type { CacheOp } from "./sqlite_search.js";
 import { firstDimensions, insertOwner, unknownChange } from "./store_checks.js";
 import type { MemoryRow } from "./store_rows.js";
 import { blobToVector, normalizeVector, vectorToBlob } from "./vector_cache.js";
+
+/** A memory row of the SQLite store with its row key, which orders and keys its search state. */
+export interface SqliteMemoryRow extends MemoryRow {
+  seq: number;
+}
 
 /** What the writer needs from the store that owns the connection. */
 export interface SqliteWriterContext {
   db: Database.Database;
   graph: SqliteGraph;
   outbox: SqliteOutbox;
-  getRow(id: string): MemoryRow | undefined;
+  getRow(id: string): SqliteMemoryRow | undefined;
   recordedDimensions(): number | undefined;
   /** Records the embedding dimension (only called while none is recorded). */
   recordDimensions(dims: number): void;
@@ -144,7 +149,15 @@ export class SqliteWriter {
           }
           this.addHistory(memory.id, owner, "ADD", null, memory.text, change.actor, now);
           touched.set(key, owner);
-          cacheOps.push({ type: "upsert", owner, id: memory.id, vector, metadata });
+          cacheOps.push({
+            type: "upsert",
+            owner,
+            seq: Number(inserted.lastInsertRowid),
+            id: memory.id,
+            text: memory.text,
+            vector,
+            metadata,
+          });
           results.push({ change, applied: true });
         } else if (change.type === "update") {
           const row = this.ctx.getRow(change.id);
@@ -174,7 +187,16 @@ export class SqliteWriter {
           });
           touched.set(key, owner);
           this.addHistory(change.id, owner, "UPDATE", row.text, change.text, change.actor, now);
-          cacheOps.push({ type: "upsert", owner, id: change.id, vector, metadata });
+          cacheOps.push({
+            type: "upsert",
+            owner,
+            seq: row.seq,
+            id: change.id,
+            text: change.text,
+            previous: row.text,
+            vector,
+            metadata,
+          });
           results.push({ change, applied: true, previous: row.text });
         } else if (change.type === "delete") {
           const row = this.ctx.getRow(change.id);
@@ -188,7 +210,7 @@ export class SqliteWriter {
           // Writes queued before this delete must not bring the text back.
           this.ctx.outbox.forgetHash(row.hash, owner);
           this.addHistory(change.id, owner, "DELETE", row.text, null, change.actor, now);
-          cacheOps.push({ type: "delete", owner, id: change.id });
+          cacheOps.push({ type: "delete", owner, id: change.id, text: row.text });
           results.push({ change, applied: true, previous: row.text });
         } else {
           throw unknownChange(change);
