@@ -9,25 +9,14 @@ import type { MemoryChange, StoredMemory } from "../src/stores/base.js";
 import { KeywordIndex } from "../src/stores/keyword_index.js";
 import { SqliteStore } from "../src/stores/sqlite.js";
 import { nativeKernel } from "../src/stores/vector_index.js";
+import { cosine, randomVector as vectorOf, rng } from "./utils/store_suite.js";
 
 const DIMS = 16;
 const alice = { userId: "alice" };
 const bob = { userId: "bob" };
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const random = rng(42);
-const randomVector = () => Array.from({ length: DIMS }, () => random() * 2 - 1);
+const randomVector = () => vectorOf(random, DIMS);
 
 function memory(id: string, text: string, owner: MemoryScope): StoredMemory {
   const at = new Date(Date.UTC(2026, 0, 1)).toISOString();
@@ -44,18 +33,6 @@ function memory(id: string, text: string, owner: MemoryScope): StoredMemory {
 
 function insert(id: string, owner: MemoryScope, vector = randomVector(), text = `note ${id}`) {
   return { type: "insert", memory: memory(id, text, owner), embedding: vector } as MemoryChange;
-}
-
-function cosine(a: number[], b: number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 /** The exact top-K ids of the rows the test keeps, by cosine. */
