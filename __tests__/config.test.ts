@@ -5,6 +5,8 @@ import { jest } from "@jest/globals";
 import { Document } from "@langchain/core/documents";
 import { BaseDocumentCompressor } from "@langchain/core/retrievers/document_compressors";
 import { ChatOpenAI } from "@langchain/openai";
+import pg from "pg";
+import { PostgresStore } from "../src/stores/postgres.js";
 import { Memory } from "../src/backends/memory.js";
 import { resolveMemoryConfig, type MemoryConfig } from "../src/backends/config.js";
 import { Mem0ConfigError } from "../src/errors.js";
@@ -72,9 +74,9 @@ async function configError(config: unknown): Promise<Mem0ConfigError> {
 }
 
 const supportedStores =
-  'Memory.fromConfig keeps memories in the embedded SQLite store: provider "sqlite" ' +
-  '(config.path: a file or ":memory:"), or chroma, qdrant, faiss or memory with a local ' +
-  "config.path and no server settings. Postgres (pgvector) support is planned; for another " +
+  'Memory.fromConfig keeps memories in the embedded SQLite store (provider "sqlite", ' +
+  'config.path: a file or ":memory:"; or chroma, qdrant, faiss or memory with a local ' +
+  'config.path and no server settings) or in Postgres (provider "pgvector"); for another ' +
   "store, build the engine yourself: new Memory({ llm, embeddings, store })";
 
 /** A LangChain document compressor that reverses the candidates it is given. */
@@ -434,6 +436,83 @@ describe("Memory.fromConfig mappings", () => {
   });
 });
 
+describe("Memory.fromConfig with Mem0's pgvector store", () => {
+  const hash = { provider: "hash" };
+  const llm = { provider: "openai", config: { api_key: "x" } };
+
+  it("maps server settings to a PostgresStore (connecting on first use), with a notice free of secrets", async () => {
+    const memory = await Memory.fromConfig({
+      llm,
+      embedder: hash,
+      vector_store: {
+        provider: "pgvector",
+        config: {
+          host: "db.internal",
+          port: 5433,
+          user: "app",
+          password: "pg-secret",
+          dbname: "memories",
+          collection_name: "Team_Memories",
+          embedding_model_dims: 256,
+          hnsw: false,
+          maxconn: 4,
+        },
+      },
+      history_db_path: "./unused.db",
+    });
+    expect(memory.store).toBeInstanceOf(PostgresStore);
+    const store = memory.store as PostgresStore;
+    expect(store.schema).toBe("team_memories");
+    const pool = (
+      store as unknown as { connection: { pool: { options: Record<string, unknown> } } }
+    ).connection.pool.options;
+    expect(pool.connectionString).toBe("postgres://app:pg-secret@db.internal:5433/memories");
+    expect(pool.max).toBe(4);
+    expect(
+      (store as unknown as { search: { ctx: { exactSearch: boolean } } }).search.ctx.exactSearch,
+    ).toBe(true);
+    expect(warn).toHaveBeenCalledTimes(1);
+    const notice = String(warn.mock.calls[0][0]);
+    expect(notice).toMatch(/"team_memories" is the Postgres schema/);
+    expect(notice).toMatch(/history_db_path is not used/);
+    expect(notice).not.toMatch(/secret/);
+    await memory.close();
+  });
+
+  it("takes connection_string or a pg Pool; refuses diskann, a bad schema name and no connection", async () => {
+    const byUrl = await Memory.fromConfig({
+      llm,
+      embedder: hash,
+      vectorStore: { provider: "pgvector", config: { connectionString: "postgres://a@h/db" } },
+    });
+    expect((byUrl.store as PostgresStore).schema).toBe("langchain_mem0");
+    await byUrl.close();
+    const pool = new pg.Pool({ connectionString: "postgres://a@h/db" });
+    const byPool = await Memory.fromConfig({
+      llm,
+      embedder: hash,
+      vector_store: { provider: "pgvector", config: { connection_pool: pool } },
+    });
+    expect((byPool.store as unknown as { connection: { pool: unknown } }).connection.pool).toBe(
+      pool,
+    );
+    await byPool.close();
+    await pool.end();
+    const refused = (config: Record<string, unknown>) =>
+      configError({ llm, embedder: hash, vector_store: { provider: "pgvector", config } });
+    expect((await refused({ host: "h", diskann: true })).message).toMatch(
+      /vector_store\.config\.diskann: DiskANN .* HNSW/,
+    );
+    expect((await refused({ host: "h", collection_name: "no-dashes" })).message).toMatch(
+      /collection_name: names the Postgres schema/,
+    );
+    expect((await refused({ user: "u" })).message).toMatch(
+      /give connection_string, connection_pool \(a pg Pool\) or host/,
+    );
+    expect((await refused({ host: "h", port: "x" })).message).toMatch(/vector_store\.config\.port/);
+  });
+});
+
 describe("Memory.fromConfig refusals", () => {
   const hash = { provider: "hash" };
   const llm = { provider: "openai", config: { api_key: "x" } };
@@ -444,10 +523,6 @@ describe("Memory.fromConfig refusals", () => {
       [
         { provider: "pinecone", config: { api_key: "pc-secret", index_name: "m" } },
         /^Invalid memory config: vector_store\.provider: "pinecone" is not supported\. /,
-      ],
-      [
-        { provider: "pgvector", config: { host: "localhost", port: 5432, password: "pg-secret" } },
-        /vector_store\.provider: "pgvector" is not supported\. /,
       ],
       [{ provider: "weaviate", config: {} }, /vector_store\.provider: "weaviate" is not supported/],
       [
@@ -470,10 +545,7 @@ describe("Memory.fromConfig refusals", () => {
     for (const [store, pattern] of cases) {
       const error = await configError({ llm, embedder: hash, vector_store: store });
       expect(error.message).toMatch(pattern);
-      expect(error.message).toContain(
-        'Memory.fromConfig keeps memories in the embedded SQLite store: provider "sqlite"',
-      );
-      expect(error.message).toContain("Postgres (pgvector) support is planned");
+      expect(error.message).toContain(supportedStores);
       expect(error.message).not.toMatch(/secret/);
     }
     expect(fs.existsSync(target)).toBe(false);

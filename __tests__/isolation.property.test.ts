@@ -774,7 +774,12 @@ describe("tenant isolation (property-based)", () => {
                   written.splice(written.indexOf(target), 1);
                 } else {
                   await memory.deleteAll(owner);
-                  written.splice(0, written.length, ...written.filter((w) => w.owner !== owner));
+                  // deleteAll removes every memory visible from the owner (a user's runs too).
+                  written.splice(
+                    0,
+                    written.length,
+                    ...written.filter((w) => !sees(owner, w.owner)),
+                  );
                 }
               }
               expect(await search()).toEqual(before);

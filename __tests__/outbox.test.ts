@@ -1,13 +1,12 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { ChatOpenAI, OpenAIEmbeddings } from "@langchain/openai";
 import { Memory, type MemoryOptions } from "../src/backends/memory.js";
 import { FakeOpenAIServer, type FakeChatRequest } from "../src/testing/index.js";
+import { sameFactHandler } from "./utils/fakes.js";
+import { runTogether, startWorker } from "./utils/processes.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 let server: FakeOpenAIServer;
 let dir: string;
 beforeAll(async () => {
@@ -205,54 +204,15 @@ describe("deleted text leaves the files", () => {
 });
 
 describe("one memory across processes", () => {
-  const worker = path.join(here, "fixtures", "add_worker.ts");
-
-  function start(file: string, text: string): ChildProcessWithoutNullStreams {
-    return spawn(process.execPath, ["--import", "tsx", worker, file, server.baseURL, "ann", text], {
-      cwd: path.join(here, ".."),
-      env: { ...process.env, NODE_OPTIONS: "" },
-    });
-  }
-
-  const output = (child: ChildProcessWithoutNullStreams) =>
-    new Promise<string>((resolve, reject) => {
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-      child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
-      child.on("exit", (code) =>
-        code === 0 ? resolve(out) : reject(new Error(`worker exited ${code}: ${err}`)),
-      );
-    });
-
   it("three processes adding the same fact leave one memory", async () => {
     const file = newFile();
     // Create the schema once, so the workers do not race to migrate a new file.
     await newMemory(file).close();
-    const wordings = ["likes", "enjoys", "is fond of"];
-    let calls = 0;
-    server.setHandler((request) => {
-      const existing = /green tea/i.test(request.lastUserText.split(/new conversation/i)[0]);
-      const reply = existing ? ops([]) : ops([`User ${wordings[calls % 3]} green tea`]);
-      calls++;
-      return { ...reply, delayMs: 200 };
-    });
+    server.setHandler(sameFactHandler());
     const children = ["I love green tea", "Green tea is my favourite", "I drink green tea"].map(
-      (text) => start(file, text),
+      (text) => startWorker("add_worker.ts", [file, server.baseURL, "ann", text]),
     );
-    const outputs = children.map(output);
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) =>
-            child.stdout.once("data", () => {
-              resolve();
-            }),
-          ),
-      ),
-    );
-    for (const child of children) child.stdin.write("go\n");
-    const events = (await Promise.all(outputs)).map((out) => out.split("\n").at(-1));
+    const events = await runTogether(children);
     const check = newMemory(file);
     expect(await texts(check, { userId: "ann" })).toHaveLength(1);
     expect(events.filter((e) => e === '["ADD"]')).toHaveLength(1);

@@ -81,3 +81,24 @@ export function memoryTexts(start: number, count: number): string[] {
 export function queryText(i: number): string {
   return `${sentence(prng(7_000_001 + i), WORDS_PER_QUERY)}?`;
 }
+
+/**
+ * A query made from memory `target`'s own words (three of them, in another order) plus one
+ * word of the vocabulary: the memory is the right answer, so "found in the top 10" measures
+ * ranking quality rather than agreement with any one scoring function.
+ */
+export function memoryQuery(i: number, target: number): string {
+  const random = prng(9_000_011 + i);
+  const words = memoryText(target)
+    .replace(/^Note \d+: /, "")
+    .replace(/\.$/, "")
+    .split(" ")
+    .filter((word) => !FILLERS.includes(word));
+  const picked: string[] = [];
+  while (picked.length < Math.min(3, words.length)) {
+    const word = words[Math.floor(random() * words.length)];
+    if (!picked.includes(word)) picked.push(word);
+  }
+  picked.splice(Math.floor(random() * 4), 0, zipfWord(random));
+  return `${picked.join(" ")}?`;
+}

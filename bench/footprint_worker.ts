@@ -25,6 +25,13 @@ export interface FootprintSample {
 
 const USER = "footprint-user";
 
+/** Bytes of a file, or of every file under a directory (the saved search indexes). */
+function sizeOf(file: string): number {
+  const stat = fs.statSync(file);
+  if (!stat.isDirectory()) return stat.size;
+  return fs.readdirSync(file).reduce((sum, name) => sum + sizeOf(path.join(file, name)), 0);
+}
+
 function rssAfterGc(): number {
   (globalThis as { gc?: () => void }).gc?.();
   return process.memoryUsage().rss;
@@ -52,7 +59,7 @@ async function measure(
   const heapUsedLoadedBytes = process.memoryUsage().heapUsed;
   await store.close();
   const files = Object.fromEntries(
-    fs.readdirSync(dir).map((name) => [name, fs.statSync(path.join(dir, name)).size]),
+    fs.readdirSync(dir).map((name) => [name, sizeOf(path.join(dir, name))]),
   );
   const diskBytes = Object.values(files).reduce((sum, size) => sum + size, 0);
   return {

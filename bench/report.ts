@@ -9,6 +9,8 @@ export interface BenchContext {
   full: boolean;
   /** Directory for throw-away databases; removed after the run. */
   tmpDir: string;
+  /** Search sizes to run (`--sizes 10k,100k`), by label; all of the mode's sizes when absent. */
+  sizes?: string[];
 }
 
 /** What one section measured. */

@@ -11,6 +11,7 @@ import { addCost } from "./add_cost.js";
 import { agentsOverhead } from "./agents.js";
 import { footprint } from "./footprint.js";
 import { locomo } from "./locomo.js";
+import { postgresSection } from "./postgres.js";
 import {
   environment,
   RESULTS_DIR,
@@ -29,11 +30,16 @@ const SECTIONS: Record<string, (context: BenchContext) => Promise<SectionResult>
   locomo,
   footprint,
   agents: agentsOverhead,
+  postgres: postgresSection,
 };
 
 function parseOptions() {
   const { values } = parseArgs({
-    options: { full: { type: "boolean", default: false }, only: { type: "string" } },
+    options: {
+      full: { type: "boolean", default: false },
+      only: { type: "string" },
+      sizes: { type: "string" },
+    },
   });
   const names = values.only
     ? values.only.split(",").map((name) => name.trim())
@@ -44,13 +50,20 @@ function parseOptions() {
       `Unknown section(s) ${unknown.join(", ")}; choose from ${Object.keys(SECTIONS).join(", ")}.`,
     );
   }
-  return { full: values.full, only: values.only !== undefined, names };
+  const sizes = values.sizes?.split(",").map((size) => size.trim());
+  return {
+    full: values.full,
+    only: values.only !== undefined || sizes !== undefined,
+    names,
+    sizes,
+  };
 }
 
 async function main(): Promise<void> {
-  const { full, only, names } = parseOptions();
+  const { full, only, names, sizes } = parseOptions();
   const context: BenchContext = {
     full,
+    sizes,
     tmpDir: fs.mkdtempSync(path.join(os.tmpdir(), "lcm0-bench-")),
   };
   const started = performance.now();

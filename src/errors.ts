@@ -91,3 +91,16 @@ export class Mem0AuthenticationError extends Mem0APIError {}
 
 /** The memory service kept answering 429 after the retries; `retryAfterMs` says when to retry. */
 export class Mem0RateLimitError extends Mem0APIError {}
+
+/**
+ * The Postgres store cannot run here: the optional peer `pg` could not be loaded (not
+ * installed, or left out of a bundle). The message says how to fix it; `cause` holds the
+ * loader's error.
+ */
+export class PostgresUnavailableError extends Mem0ConfigError {}
+
+/**
+ * A LangChain vector store cannot express a filter the memory engine needs (a scope id or a
+ * metadata condition), so the adapter refuses the search instead of returning unscoped results.
+ */
+export class UnsupportedFilterError extends Mem0ConfigError {}

@@ -82,6 +82,7 @@ export type {
   UpdateMemoryOptions,
 } from "./backends/base.js";
 export {
+  DEFAULT_CONTEXT_WEIGHT,
   DEFAULT_KEYWORD_WEIGHT,
   Memory,
   type MemoryOptions,
@@ -129,5 +130,28 @@ export type {
 } from "./backends/config.js";
 export type * from "./stores/base.js";
 export type { FieldCondition, FilterScalar, MetadataFilter } from "./stores/filters.js";
-export { DEFAULT_SQLITE_PATH, SqliteStore, type SqliteStoreOptions } from "./stores/sqlite.js";
+export {
+  DEFAULT_APPROXIMATE_FROM,
+  DEFAULT_SQLITE_PATH,
+  SqliteStore,
+  type SqliteStoreOptions,
+} from "./stores/sqlite.js";
+export {
+  LangChainVectorStoreAdapter,
+  type LangChainVectorStoreAdapterOptions,
+  type RowStore,
+} from "./stores/langchain_vectorstore.js";
+export type { FilterTranslator } from "./stores/langchain_filters.js";
+export {
+  Mem0SdkBackend,
+  mem0CompatibleModel,
+  type Mem0Sdk,
+  type Mem0SdkBackendOptions,
+} from "./backends/mem0_sdk.js";
+export {
+  DEFAULT_POSTGRES_SCHEMA,
+  PostgresStore,
+  type PostgresPool,
+  type PostgresStoreOptions,
+} from "./stores/postgres.js";
 export { HashEmbeddings, type HashEmbeddingsParams } from "./embeddings/hash.js";

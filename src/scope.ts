@@ -92,6 +92,16 @@ export function scopeKey(scope: MemoryScope): string {
   return JSON.stringify([scope.userId ?? null, scope.agentId ?? null, scope.runId ?? null]);
 }
 
+/** The scope a {@link scopeKey} was made from. */
+export function scopeFromKey(key: string): MemoryScope {
+  const [userId, agentId, runId] = JSON.parse(key) as (string | null)[];
+  const scope: MemoryScope = {};
+  if (userId !== null) scope.userId = userId;
+  if (agentId !== null) scope.agentId = agentId;
+  if (runId !== null) scope.runId = runId;
+  return scope;
+}
+
 /** True when a memory owned by `owner` is visible from `scope` (every id given must match). */
 export function scopeContains(scope: MemoryScope, owner: MemoryScope): boolean {
   return SCOPE_KEYS.every((key) => scope[key] === undefined || scope[key] === owner[key]);

@@ -98,3 +98,22 @@ export class RecordingChatModel extends FakeListChatModel {
     yield* super._streamResponseChunks(messages, options, runManager);
   }
 }
+
+/**
+ * A fake extraction LLM for app instances adding the same fact at once: each wording is new
+ * unless the existing memories offered to it already mention green tea. Replies are delayed,
+ * so the instances' LLM calls overlap.
+ */
+export function sameFactHandler(): (request: { lastUserText: string }) => {
+  json: { add: string[]; update: never[]; delete: never[] };
+  delayMs: number;
+} {
+  const wordings = ["likes", "enjoys", "is fond of"];
+  let calls = 0;
+  return (request) => {
+    const existing = /green tea/i.test(request.lastUserText.split(/new conversation/i)[0]);
+    const add = existing ? [] : [`User ${wordings[calls % 3]} green tea`];
+    calls++;
+    return { json: { add, update: [], delete: [] }, delayMs: 200 };
+  };
+}

@@ -36,12 +36,18 @@ export interface MemoryItem {
 export interface ScoreDetails {
   /** Cosine similarity of the query and the memory. */
   semanticScore: number;
-  /** Keyword (BM25) relevance, normalised to [0, 1] by the best keyword hit of the search. */
+  /**
+   * Keyword (BM25) relevance in [0, 1], relative to the best match the query can reach in the
+   * scope.
+   */
   bm25Score: number;
   /** `semanticScore + keywordWeight × bm25Score`. */
   rawScore: number;
-  /** `1 + keywordWeight`: `finalScore = rawScore / maxPossibleScore`. */
+  /** `1 + keywordWeight`: the memory's own score is `rawScore / maxPossibleScore`. */
   maxPossibleScore: number;
+  /** Best own score of the memories stored just before and after it (0 without context). */
+  contextScore: number;
+  /** `own + contextWeight × contextScore × (1 − own)`, where `own = rawScore / maxPossibleScore`. */
   finalScore: number;
   /** The threshold the semantic score had to reach, if any. */
   threshold?: number;

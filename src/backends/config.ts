@@ -18,7 +18,7 @@ import {
   graphStoreSection,
   historyStoreSection,
   resolveGraph,
-  resolveStorePath,
+  resolveStorage,
   vectorStoreSection,
 } from "./config_storage.js";
 
@@ -275,7 +275,7 @@ export async function resolveMemoryConfig(config: MemoryConfig = {}): Promise<Me
     : located("historyDbPath", read.historyDbPath);
 
   const notices: string[] = [];
-  const path = resolveStorePath(located("vectorStore", read.vectorStore), history, notices);
+  const storage = resolveStorage(located("vectorStore", read.vectorStore), history, notices);
   const graph = resolveGraph(located("graphStore", read.graphStore), read.enableGraph, notices);
   // Models before the notice: a missing package fails without one.
   const llm = await createChatModel(read.llm);
@@ -294,7 +294,9 @@ export async function resolveMemoryConfig(config: MemoryConfig = {}): Promise<Me
   const options: MemoryOptions = { llm, embeddings, graph };
   if (read.logger) options.logger = read.logger;
   if (read.reranker) options.reranker = read.reranker.config?.model;
-  if (path !== undefined) options.path = path;
+  // Last, so nothing connects when the config fails.
+  if (storage.store) options.store = storage.store();
+  if (storage.path !== undefined) options.path = storage.path;
   if (instructions.length) options.customInstructions = instructions.join("\n\n");
   return options;
 }

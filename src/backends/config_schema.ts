@@ -129,7 +129,7 @@ const NOUNS: Record<string, string> = {
 };
 
 /** Messages for zod's built-in checks, in this package's words. */
-function message(issue: z.core.$ZodRawIssue): string | undefined {
+export function message(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case "invalid_type":
       if (!issue.path?.length) {

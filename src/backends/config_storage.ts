@@ -5,11 +5,14 @@ import {
   camelCase,
   configError,
   mem0Object,
+  message,
   providerName,
   section,
   spelling,
 } from "./config_schema.js";
+import { PostgresStore, type PostgresPool, type PostgresStoreOptions } from "../stores/postgres.js";
 import type { GraphOptions } from "./graph.js";
+import type { MemoryStorage } from "./memory.js";
 
 /*
  * How Mem0's `vector_store`, history and `graph_store` settings map onto this package's storage:
@@ -18,23 +21,24 @@ import type { GraphOptions } from "./graph.js";
 
 /**
  * The Mem0 vector store providers `fromConfig` maps, and how; every other provider is
- * refused. All land in the embedded SQLite store today. `file`: `config.path` is the database
- * file (this package's `sqlite`; mem0ai's `memory`, whose `dbPath` is an SQLite file too).
- * `directory`: a Mem0 store run in local mode, whose data directory gets a `memory.db`.
- * Postgres `pgvector` joins this table, with its server settings, once its store exists.
+ * refused. `file`: `config.path` is the embedded SQLite store's file (this package's `sqlite`;
+ * mem0ai's `memory`, whose `dbPath` is an SQLite file too). `directory`: a Mem0 store run in
+ * local mode, whose data directory gets a `memory.db`. `postgres`: Mem0's `pgvector`, with its
+ * server settings, becomes a `PostgresStore`.
  */
-const VECTOR_STORES: Record<string, "file" | "directory"> = {
+const VECTOR_STORES: Record<string, "file" | "directory" | "postgres"> = {
   sqlite: "file",
   memory: "file",
   chroma: "directory",
   qdrant: "directory",
   faiss: "directory",
+  pgvector: "postgres",
 };
 
 const SUPPORTED_STORES =
-  'Memory.fromConfig keeps memories in the embedded SQLite store: provider "sqlite" ' +
-  '(config.path: a file or ":memory:"), or chroma, qdrant, faiss or memory with a local ' +
-  "config.path and no server settings. Postgres (pgvector) support is planned; for another " +
+  'Memory.fromConfig keeps memories in the embedded SQLite store (provider "sqlite", ' +
+  'config.path: a file or ":memory:"; or chroma, qdrant, faiss or memory with a local ' +
+  'config.path and no server settings) or in Postgres (provider "pgvector"); for another ' +
   "store, build the engine yourself: new Memory({ llm, embeddings, store })";
 
 /** Settings (camelCased) that connect a Mem0 vector store to a server or a cloud service. */
@@ -67,7 +71,40 @@ const embeddedStoreSettings = mem0Object(
   { aliases: { path: ["dbPath"], embeddingModelDims: ["dimension"] } },
 );
 
-/** `vector_store` / `vectorStore`: refusals first, then the embedded store's settings. */
+/** Settings of Mem0's `pgvector` store (Python and TypeScript spellings). */
+const postgresStoreSettings = mem0Object(
+  {
+    connectionString: z.string().min(1),
+    connectionPool: z.custom<PostgresPool>(
+      (value) => typeof (value as { connect?: unknown } | null)?.connect === "function",
+      { error: "expected a pg Pool" },
+    ),
+    host: z.string().min(1),
+    port: z.union([z.int().positive(), z.string().regex(/^\d+$/)]),
+    user: z.string().min(1),
+    password: z.string(),
+    dbname: z.string().min(1),
+    sslmode: z.enum(["disable", "prefer", "require", "verify-ca", "verify-full", "no-verify"]),
+    collectionName: z.string().min(1),
+    embeddingModelDims: z.int().positive(),
+    hnsw: z.boolean(),
+    minconn: z.int().nonnegative(),
+    maxconn: z.int().positive(),
+  },
+  {
+    aliases: { dbname: ["database"], connectionString: ["url"] },
+    refused: {
+      diskann:
+        "DiskANN (pgvectorscale) is not used: the Postgres store indexes vectors with pgvector's " +
+        "HNSW; remove this key",
+    },
+  },
+);
+
+const embeddedSection = section(embeddedStoreSettings);
+const postgresSection = section(postgresStoreSettings);
+
+/** `vector_store` / `vectorStore`: refusals first, then the chosen store's settings. */
 export const vectorStoreSection = section(z.record(z.string(), z.unknown()))
   .superRefine(({ provider, config = {} }, ctx) => {
     if (!Object.hasOwn(VECTOR_STORES, provider)) {
@@ -79,7 +116,7 @@ export const vectorStoreSection = section(z.record(z.string(), z.unknown()))
       return;
     }
     const server = Object.keys(config).filter((key) => SERVER_SETTINGS.has(camelCase(key)));
-    if (server.length) {
+    if (server.length && VECTOR_STORES[provider] !== "postgres") {
       ctx.addIssue({
         code: "custom",
         path: ["config"],
@@ -89,7 +126,19 @@ export const vectorStoreSection = section(z.record(z.string(), z.unknown()))
       });
     }
   })
-  .pipe(section(embeddedStoreSettings));
+  .transform((value, ctx) => {
+    const schema = VECTOR_STORES[value.provider] === "postgres" ? postgresSection : embeddedSection;
+    const result = (
+      schema as z.ZodType<SectionOf<typeof postgresStoreSettings | typeof embeddedStoreSettings>>
+    ).safeParse(value, { error: message });
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) {
+      ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+    }
+    return z.NEVER;
+  });
+
+type SectionOf<T extends z.ZodType> = { provider: string; config?: z.output<T> };
 
 /** mem0ai's `historyStore`: its SQLite path is honoured; other history stores are refused. */
 export const historyStoreSection = section(z.record(z.string(), z.unknown()))
@@ -123,7 +172,8 @@ export const graphStoreSection = mem0Object(
   },
 );
 
-export type VectorStoreSection = z.output<typeof vectorStoreSection>;
+export type VectorStoreSection =
+  z.output<typeof embeddedSection> | z.output<typeof postgresSection>;
 export type GraphStoreSection = z.output<typeof graphStoreSection>;
 
 /** A setting as the user spelled it, with its place in the config. */
@@ -134,15 +184,82 @@ export interface Located<T> {
 }
 
 /**
- * The embedded store's file for the `vector_store` and history settings (`undefined`: the
- * store's default file). Remapped settings add a line to `notices`.
+ * The store for the `vector_store` and history settings: a `PostgresStore` for `pgvector`,
+ * else the embedded store's file (`path` undefined: the store's default file). Remapped
+ * settings add a line to `notices`.
  */
-export function resolveStorePath(
+export function resolveStorage(
   vectorStore: Located<VectorStoreSection> | undefined,
   history: Located<string> | undefined,
   notices: string[],
+): { path?: string; store?: () => MemoryStorage } {
+  if (!vectorStore) return { path: history?.value };
+  if (VECTOR_STORES[vectorStore.value.provider] === "postgres") {
+    if (history !== undefined) {
+      notices.push(`${history.where} is not used: history is kept in Postgres with the memories.`);
+    }
+    const settings = postgresSettings(
+      vectorStore as Located<z.output<typeof postgresSection>>,
+      notices,
+    );
+    return { store: () => new PostgresStore(settings) };
+  }
+  return {
+    path: embeddedPath(vectorStore as Located<z.output<typeof embeddedSection>>, history, notices),
+  };
+}
+
+/** Mem0's `pgvector` settings as `PostgresStore` options. */
+function postgresSettings(
+  vectorStore: Located<z.output<typeof postgresSection>>,
+  notices: string[],
+): PostgresStoreOptions {
+  const settings = vectorStore.value.config ?? {};
+  const where = `${vectorStore.where}.config`;
+  const { connectionPool: pool, collectionName } = settings;
+  let connectionString = settings.connectionString;
+  if (!pool && !connectionString) {
+    if (!settings.host) {
+      throw configError(
+        where,
+        "give connection_string, connection_pool (a pg Pool) or host (with port, user, password, dbname)",
+      );
+    }
+    const url = new URL("postgres://placeholder");
+    url.hostname = settings.host;
+    url.port = String(settings.port ?? 5432);
+    url.username = settings.user ?? "";
+    url.password = settings.password ?? "";
+    url.pathname = `/${settings.dbname ?? "postgres"}`;
+    if (settings.sslmode) url.searchParams.set("sslmode", settings.sslmode);
+    connectionString = url.toString();
+  }
+  const schema = collectionName?.toLowerCase();
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw configError(
+      `${where}.${spelling(settings, "collectionName")}`,
+      "names the Postgres schema of the store's tables: use letters, digits and _ only",
+    );
+  }
+  if (schema !== undefined) {
+    notices.push(
+      `${where}.${spelling(settings, "collectionName")} "${schema}" is the Postgres schema that ` +
+        "holds the store's tables (memories, history, graph, outbox).",
+    );
+  }
+  return {
+    ...(pool ? { pool } : { connectionString }),
+    ...(schema !== undefined ? { schema } : {}),
+    ...(settings.maxconn !== undefined ? { maxConnections: settings.maxconn } : {}),
+    ...(settings.hnsw === false ? { exactSearch: true } : {}),
+  };
+}
+
+function embeddedPath(
+  vectorStore: Located<z.output<typeof embeddedSection>>,
+  history: Located<string> | undefined,
+  notices: string[],
 ): string | undefined {
-  if (!vectorStore) return history?.value;
   const { provider, config: settings = {} } = vectorStore.value;
   const given = settings.path;
   let file: string | undefined;
@@ -182,7 +299,7 @@ function storeFile(provider: string, given: string, where: string): string {
 }
 
 function noteMapping(
-  vectorStore: Located<VectorStoreSection>,
+  vectorStore: Located<z.output<typeof embeddedSection>>,
   file: string | undefined,
   notices: string[],
 ): void {

@@ -40,7 +40,7 @@ import type {
   ScoredMemory,
   StoredMemory,
 } from "../stores/base.js";
-import type { MetadataFilter } from "../stores/filters.js";
+import { matchesFilter, type MetadataFilter } from "../stores/filters.js";
 import { SqliteStore } from "../stores/sqlite.js";
 import type {
   AddMemoryOptions,
@@ -101,6 +101,13 @@ export interface MemoryOptions {
    * `DEFAULT_KEYWORD_WEIGHT`; 0 disables keyword fusion). See {@link Memory.search}.
    */
   keywordWeight?: number;
+  /**
+   * Weight of a memory's context in search: the best hybrid score of the memories stored just
+   * before and after it in the scope (the turns around a turn of a conversation), added to its
+   * own (default `DEFAULT_CONTEXT_WEIGHT`; 0 ranks memories on their own). See
+   * {@link Memory.search}.
+   */
+  contextWeight?: number;
   /** Reorders results of `search(..., { rerank: true })`: any LangChain document compressor. */
   reranker?: BaseDocumentCompressor;
   /** Where warnings go (default `console.warn`). */
@@ -124,10 +131,17 @@ export interface MemoryOptions {
 }
 
 /**
- * Default keyword weight. On LoCoMo with a word-based embedder, 0.5 to 1.5 score alike (1 is
- * marginally best); 0.5 keeps semantic similarity in charge with real embedding models.
+ * Default keyword weight: semantic and keyword relevance count alike. Keyword scores are
+ * relative to the best match the query can reach in the scope, so a weak keyword signal stays
+ * small and the semantic score decides (bench/: LoCoMo and the 100k-memory search).
  */
-export const DEFAULT_KEYWORD_WEIGHT = 0.5;
+export const DEFAULT_KEYWORD_WEIGHT = 1;
+
+/**
+ * Default context weight: a memory gains half the best hybrid score of its stored neighbours,
+ * which finds the answer turn right after a matching question (LoCoMo in bench/).
+ */
+export const DEFAULT_CONTEXT_WEIGHT = 0.5;
 
 /** One `add` after validation: what an outbox entry keeps. */
 interface AddRequest {
@@ -225,6 +239,7 @@ const memoryOptionsSchema = z
       ])
       .optional(),
     keywordWeight: z.number().min(0).max(10).optional(),
+    contextWeight: z.number().min(0).max(10).optional(),
     reranker: z
       .custom<BaseDocumentCompressor>(
         (value) =>
@@ -277,8 +292,19 @@ function toHistoryEntry(entry: HistoryEntry): MemoryHistoryEntry {
   };
 }
 
+let lastNow = 0;
+
+/**
+ * The current time, a millisecond past the last one handed out when the clock has not moved:
+ * memories added one after the other list in that order ("oldest first" has no ties).
+ */
+function monotonicNow(): Date {
+  lastNow = Math.max(Date.now(), lastNow + 1);
+  return new Date(lastNow);
+}
+
 function toDate(value: Date | string | number | null | undefined, field: string): Date {
-  if (value === undefined || value === null) return new Date();
+  if (value === undefined || value === null) return monotonicNow();
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) {
     throw new Mem0InputError(`${field} ${JSON.stringify(value)} is not a valid date.`);
@@ -378,6 +404,7 @@ export class Memory implements ManagedMemoryBackend {
   private readonly similarMemories: number;
   private readonly contextMessages: number;
   private readonly keywordWeight: number;
+  private readonly contextWeight: number;
   private readonly reranker?: BaseDocumentCompressor;
   private readonly logger: Mem0Logger;
   private readonly locks = new KeyedLock();
@@ -422,6 +449,7 @@ export class Memory implements ManagedMemoryBackend {
     this.similarMemories = parsed.similarMemories ?? 10;
     this.contextMessages = parsed.contextMessages ?? 6;
     this.keywordWeight = parsed.keywordWeight ?? DEFAULT_KEYWORD_WEIGHT;
+    this.contextWeight = parsed.contextWeight ?? DEFAULT_CONTEXT_WEIGHT;
     this.reranker = parsed.reranker;
     this.logger = parsed.logger ?? consoleLogger;
     this.redactor = new Redactor(parsed.redact);
@@ -711,10 +739,12 @@ export class Memory implements ManagedMemoryBackend {
   }
 
   /**
-   * Hybrid ranking inside the scope. A memory's score is
-   * `(cosine + keywordWeight × BM25 / best BM25) / (1 + keywordWeight)`, in [0, 1]; like
-   * mem0ai, `threshold` applies to the cosine similarity. Expired memories are dropped unless
-   * asked for.
+   * Hybrid ranking inside the scope. A memory's hybrid score is
+   * `(cosine + keywordWeight × keyword) / (1 + keywordWeight)`, where `keyword` is the store's
+   * BM25 score relative to the best the query can reach in the scope; its final score is
+   * `hybrid + contextWeight × context × (1 − hybrid)`, in [0, 1], where `context` is the best
+   * hybrid score of the memories stored just before and after it. Like mem0ai, `threshold` applies to the cosine similarity. Expired memories are
+   * dropped unless asked for.
    */
   private async rank(
     vector: number[],
@@ -732,42 +762,94 @@ export class Memory implements ManagedMemoryBackend {
     const scored = new Map(
       semantic.map(({ memory, score }) => [memory.id, { memory, cosine: score, keyword: 0 }]),
     );
-    const missing = keyword
-      .filter(({ memory }) => !scored.has(memory.id))
-      .map(({ memory }) => memory.id);
-    const similarities = missing.length
-      ? await this.store.similarities(vector, missing)
-      : new Map<string, number>();
-    const maxKeyword = Math.max(0, ...keyword.map(({ score }) => score));
+    // Stores score keyword hits in [0, 1] against the query's best possible match in the scope,
+    // so a weak keyword signal stays weak; larger scores (other stores) are scaled by the best.
+    const keywordScale = Math.max(1, ...keyword.map(({ score }) => score));
     for (const { memory, score } of keyword) {
-      const entry = scored.get(memory.id) ?? {
-        memory,
-        cosine: similarities.get(memory.id) ?? 0,
-        keyword: 0,
-      };
-      entry.keyword = maxKeyword > 0 ? score / maxKeyword : 0;
+      const entry = scored.get(memory.id) ?? { memory, cosine: Number.NaN, keyword: 0 };
+      entry.keyword = Math.max(0, score) / keywordScale;
       scored.set(memory.id, entry);
     }
-    const day = today();
+    const missing = [...scored.values()]
+      .filter(({ cosine }) => Number.isNaN(cosine))
+      .map(({ memory }) => memory.id);
+    const [similarities, context] = await Promise.all([
+      missing.length ? this.store.similarities(vector, missing) : new Map<string, number>(),
+      this.contextWeight > 0 && this.store.neighbors && scored.size > 0
+        ? this.store.neighbors([...scored.keys()], scope)
+        : new Map<string, string[]>(),
+    ]);
+    for (const id of missing) scored.get(id)!.cosine = similarities.get(id) ?? 0;
     const weight = this.keywordWeight;
-    return [...scored.values()]
-      .filter(({ cosine }) => options.threshold === undefined || cosine >= options.threshold)
-      .filter(({ memory }) => options.showExpired || !isExpired(memory.metadata, day))
-      .map(({ memory, cosine, keyword: kw }) => {
-        const rawScore = Math.max(0, cosine) + weight * kw;
-        const score = rawScore / (1 + weight);
-        const details: ScoreDetails = {
-          semanticScore: cosine,
-          bm25Score: kw,
-          rawScore,
-          maxPossibleScore: 1 + weight,
-          finalScore: score,
-        };
-        if (options.threshold !== undefined) details.threshold = options.threshold;
-        return { memory, score, details };
-      })
-      .sort((a, b) => b.score - a.score)
-      .slice(0, options.topK);
+    const own = new Map<string, number>();
+    for (const [id, { cosine, keyword: kw }] of scored) {
+      own.set(id, (Math.max(0, cosine) + weight * kw) / (1 + weight));
+    }
+    // A memory's context: the best own score among its stored neighbours. Neighbours that are
+    // not candidates join with their context alone (the turn after a matching question often
+    // holds the answer without sharing a word with the query); they are read only if they rank.
+    const around = new Map<string, number>();
+    for (const [id, neighbours] of context) {
+      const score = own.get(id)!;
+      for (const neighbour of neighbours) {
+        if (score > (around.get(neighbour) ?? 0)) around.set(neighbour, score);
+      }
+    }
+    const day = today();
+    const contextWeight = this.contextWeight;
+    const ranked: { id: string; score: number; around: number }[] = [];
+    for (const id of new Set([...own.keys(), ...around.keys()])) {
+      const ownScore = own.get(id) ?? 0;
+      const context = around.get(id) ?? 0;
+      // Context fills part of what the own score leaves to 1: a memory without neighbours
+      // keeps its own score, and the result stays in [0, 1].
+      ranked.push({
+        id,
+        around: context,
+        score: ownScore + contextWeight * context * (1 - ownScore),
+      });
+    }
+    ranked.sort((a, b) => b.score - a.score);
+    // Neighbours only: read those that may rank, with their similarity, in one batch each.
+    const unread = ranked
+      .slice(0, options.topK * 2)
+      .filter(({ id }) => !scored.has(id))
+      .map(({ id }) => id);
+    if (unread.length > 0) {
+      const [memories, cosines] = await Promise.all([
+        Promise.all(unread.map((id) => this.store.get(id))),
+        this.store.similarities(vector, unread),
+      ]);
+      for (const memory of memories) {
+        if (!memory || (options.filters && !matchesFilter(memory.metadata, options.filters))) {
+          continue;
+        }
+        scored.set(memory.id, { memory, cosine: cosines.get(memory.id) ?? 0, keyword: 0 });
+      }
+    }
+    const out: (ScoredMemory & { details: ScoreDetails })[] = [];
+    for (const { id, around: contextScore } of ranked) {
+      if (out.length === options.topK) break;
+      const entry = scored.get(id);
+      if (!entry) continue;
+      const { memory, cosine, keyword: kw } = entry;
+      if (options.threshold !== undefined && cosine < options.threshold) continue;
+      if (!options.showExpired && isExpired(memory.metadata, day)) continue;
+      const rawScore = Math.max(0, cosine) + weight * kw;
+      const ownScore = rawScore / (1 + weight);
+      const score = ownScore + contextWeight * contextScore * (1 - ownScore);
+      const details: ScoreDetails = {
+        semanticScore: cosine,
+        bm25Score: kw,
+        rawScore,
+        maxPossibleScore: 1 + weight,
+        contextScore,
+        finalScore: score,
+      };
+      if (options.threshold !== undefined) details.threshold = options.threshold;
+      out.push({ memory, score, details });
+    }
+    return out.sort((a, b) => b.score - a.score);
   }
 
   /**

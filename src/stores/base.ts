@@ -114,7 +114,11 @@ export interface MemoryStore {
     scope: MemoryScope,
     options: StoreSearchOptions,
   ): Promise<ScoredMemory[]>;
-  /** Keyword (BM25) top-K inside the scope; higher scores are better. */
+  /**
+   * Keyword (BM25) top-K inside the scope, with term statistics of that scope only. Scores are
+   * in [0, 1]: BM25 divided by the best score the query can reach in the scope (a store that
+   * cannot tell returns raw scores, which the engine divides by the best hit's).
+   */
   keywordSearch(
     query: string,
     scope: MemoryScope,
@@ -122,6 +126,14 @@ export interface MemoryStore {
   ): Promise<ScoredMemory[]>;
   /** Cosine similarity of the vector to each given memory (for fusing keyword hits). */
   similarities(vector: number[], ids: string[]): Promise<Map<string, number>>;
+  /** The stored (unit-length) vectors of these memories; ids not found are left out. */
+  embeddings(ids: string[]): Promise<Map<string, number[]>>;
+  /**
+   * Ids of the memories stored just before and just after each given memory inside the scope
+   * (insertion order), for ranking a memory by its context. Optional: without it, search
+   * ranks memories on their own.
+   */
+  neighbors?(ids: string[], scope: MemoryScope): Promise<Map<string, string[]>>;
   get(id: string): Promise<StoredMemory | undefined>;
   list(scope: MemoryScope, options?: ListOptions): Promise<ListPage>;
   /**

@@ -2,67 +2,26 @@ import type Database from "better-sqlite3";
 import { Mem0Error, Mem0InputError } from "../errors.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type { EdgeValidity, EntityMatch, GraphChange, GraphEdge, GraphEntity } from "./base.js";
-import { blobToVector, normalizeVector, vectorToBlob } from "./vector_cache.js";
 import { normalizeEntityName } from "./entity_names.js";
-
-/** Schema of the graph tables (migration 3 of the SQLite store). */
-export const GRAPH_MIGRATION_SQL = `
-  CREATE TABLE entities (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    scope_key TEXT NOT NULL,
-    user_id TEXT,
-    agent_id TEXT,
-    run_id TEXT,
-    name TEXT NOT NULL,
-    embedding BLOB,                      -- Float32 little-endian, unit length
-    created_at TEXT NOT NULL
-  );
-  CREATE INDEX entities_scope ON entities (scope_key);
-  CREATE INDEX entities_user ON entities (user_id);
-  CREATE INDEX entities_agent ON entities (agent_id);
-  CREATE INDEX entities_run ON entities (run_id);
-
-  CREATE TABLE entity_aliases (
-    entity_id TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
-    alias TEXT NOT NULL,                 -- normalizeEntityName() of a spelling
-    PRIMARY KEY (entity_id, alias)
-  ) WITHOUT ROWID;
-  CREATE INDEX entity_aliases_alias ON entity_aliases (alias);
-
-  CREATE TABLE edges (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    scope_key TEXT NOT NULL,
-    user_id TEXT,
-    agent_id TEXT,
-    run_id TEXT,
-    source_id TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
-    relation TEXT NOT NULL,
-    destination_id TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
-    valid_from TEXT NOT NULL,
-    valid_to TEXT,
-    origin TEXT,
-    created_at TEXT NOT NULL
-  );
-  CREATE INDEX edges_source ON edges (source_id);
-  CREATE INDEX edges_destination ON edges (destination_id);
-  CREATE INDEX edges_user ON edges (user_id);
-  CREATE INDEX edges_agent ON edges (agent_id);
-  CREATE INDEX edges_run ON edges (run_id);
-  -- At most one currently valid copy of a relation per scope.
-  CREATE UNIQUE INDEX edges_current ON edges (scope_key, source_id, relation, destination_id)
-    WHERE valid_to IS NULL;
-`;
+import {
+  checkEdgeInsert,
+  checkEntityUpsert,
+  checkHops,
+  checkSimilarOptions,
+  unknownGraphChange,
+  validityRule,
+  walkNeighborhood,
+} from "./graph_changes.js";
+import { ownerColumns, type ScopeCondition } from "./scope_sql.js";
+import { firstDimensions, isoTime, requireId } from "./store_checks.js";
+import { toEdge, toEntity, type EdgeRow, type EntityRow } from "./store_rows.js";
+import { blobToVector, normalizeVector, vectorToBlob } from "./vector_cache.js";
 
 /** What the graph needs from the store that owns the connection. */
 export interface SqliteGraphContext {
   db: Database.Database;
   /** SQL condition `alias.user_id = ? AND ...` for the ids the scope gives. */
-  scopeCondition(
-    scope: MemoryScope,
-    alias?: string,
-  ): { mask: string; sql: string; params: string[] };
+  scopeCondition(scope: MemoryScope, alias?: string): ScopeCondition;
   /** A statement prepared once per kind and scope shape. */
   scoped(kind: string, mask: string, build: () => string): Database.Statement;
   /** The recorded embedding dimension, if any. */
@@ -77,32 +36,6 @@ export interface SqliteGraphContext {
   path: string;
 }
 
-interface EntityRow {
-  id: string;
-  user_id: string | null;
-  agent_id: string | null;
-  run_id: string | null;
-  name: string;
-  aliases: string;
-  created_at: string;
-}
-
-interface EdgeRow {
-  id: string;
-  source_id: string;
-  source_name: string;
-  relation: string;
-  destination_id: string;
-  destination_name: string;
-  valid_from: string;
-  valid_to: string | null;
-  origin: string | null;
-  user_id: string | null;
-  agent_id: string | null;
-  run_id: string | null;
-  created_at: string;
-}
-
 const ENTITY_COLUMNS =
   "e.id, e.user_id, e.agent_id, e.run_id, e.name, e.created_at, " +
   "(SELECT json_group_array(alias) FROM " +
@@ -114,72 +47,19 @@ const EDGE_SELECT =
   "ed.run_id, ed.created_at FROM edges ed JOIN entities s ON s.id = ed.source_id " +
   "JOIN entities d ON d.id = ed.destination_id";
 
-function owned<T extends object>(
-  target: T,
-  row: { user_id: string | null; agent_id: string | null; run_id: string | null },
-): T {
-  const out = target as T & MemoryScope;
-  if (row.user_id !== null) out.userId = row.user_id;
-  if (row.agent_id !== null) out.agentId = row.agent_id;
-  if (row.run_id !== null) out.runId = row.run_id;
-  return out;
-}
-
-function toEntity(row: EntityRow): GraphEntity {
-  const entity: GraphEntity = {
-    id: row.id,
-    name: row.name,
-    aliases: JSON.parse(row.aliases) as string[],
-    createdAt: row.created_at,
-  };
-  return owned(entity, row);
-}
-
-function toEdge(row: EdgeRow): GraphEdge {
-  const edge: GraphEdge = {
-    id: row.id,
-    sourceId: row.source_id,
-    source: row.source_name,
-    relation: row.relation,
-    destinationId: row.destination_id,
-    destination: row.destination_name,
-    validFrom: row.valid_from,
-    createdAt: row.created_at,
-  };
-  if (row.valid_to !== null) edge.validTo = row.valid_to;
-  if (row.origin !== null) edge.origin = row.origin;
-  return owned(edge, row);
-}
-
-/** An ISO time in the canonical `toISOString()` form, so times compare as strings. */
-function isoTime(value: string, what: string): string {
-  const time = typeof value === "string" ? Date.parse(value) : NaN;
-  if (Number.isNaN(time)) {
-    throw new Mem0InputError(`${what} must be an ISO date-time string, got ${String(value)}.`);
-  }
-  return new Date(time).toISOString();
-}
-
-function requireId(value: unknown, what: string): string {
-  if (typeof value !== "string" || value === "") {
-    throw new Mem0InputError(`${what} must be a non-empty string.`);
-  }
-  return value;
-}
-
 /** Validity condition on `ed.` and its parameters. */
 function validityCondition(options: EdgeValidity | undefined): {
   kind: string;
   sql: string;
   params: string[];
 } {
-  if (options?.includeInvalid) return { kind: "all", sql: "1", params: [] };
-  if (options?.asOf !== undefined) {
-    const asOf = isoTime(options.asOf, "asOf");
+  const rule = validityRule(options);
+  if (rule.kind === "all") return { kind: "all", sql: "1", params: [] };
+  if (rule.kind === "asof") {
     return {
       kind: "asof",
       sql: "ed.valid_from <= ? AND (ed.valid_to IS NULL OR ed.valid_to > ?)",
-      params: [asOf, asOf],
+      params: [rule.asOf, rule.asOf],
     };
   }
   return { kind: "now", sql: "ed.valid_to IS NULL", params: [] };
@@ -277,13 +157,8 @@ export class SqliteGraph {
   ): EntityMatch[] {
     this.ctx.assertOpen();
     const queryScope = requireScope(scope);
+    checkSimilarOptions(options);
     const { topK, threshold } = options;
-    if (!Number.isInteger(topK) || topK < 0) {
-      throw new Mem0InputError(`topK must be a non-negative integer, got ${String(topK)}.`);
-    }
-    if (typeof threshold !== "number" || Number.isNaN(threshold)) {
-      throw new Mem0InputError(`threshold must be a number, got ${String(threshold)}.`);
-    }
     const dims = this.ctx.dimensions();
     if (dims === undefined) return [];
     this.ctx.checkVector(vector, dims, "Query vector");
@@ -330,13 +205,10 @@ export class SqliteGraph {
     scope: MemoryScope,
     entityIds: string[],
     options: EdgeValidity & { hops: number },
-  ): GraphEdge[] {
+  ): Promise<GraphEdge[]> {
     this.ctx.assertOpen();
     const queryScope = requireScope(scope);
-    const hops = options?.hops ?? 1;
-    if (!Number.isInteger(hops) || hops < 0) {
-      throw new Mem0InputError(`hops must be a non-negative integer, got ${String(hops)}.`);
-    }
+    const hops = checkHops(options?.hops);
     const validity = validityCondition(options);
     const { mask, sql, params } = this.ctx.scopeCondition(queryScope, "ed.");
     const statement = this.ctx.scoped(
@@ -348,23 +220,10 @@ export class SqliteGraph {
             OR ed.destination_id IN (SELECT value FROM json_each(?)))
          ORDER BY ed.seq`,
     );
-    const visited = new Set<string>();
-    let frontier = [...new Set(entityIds ?? [])];
-    const edges = new Map<string, GraphEdge>();
-    for (let hop = 0; hop < hops && frontier.length > 0; hop++) {
-      for (const id of frontier) visited.add(id);
+    return walkNeighborhood(entityIds, hops, (frontier) => {
       const ids = JSON.stringify(frontier);
-      const rows = statement.all(...params, ...validity.params, ids, ids) as EdgeRow[];
-      const next = new Set<string>();
-      for (const row of rows) {
-        if (!edges.has(row.id)) edges.set(row.id, toEdge(row));
-        for (const end of [row.source_id, row.destination_id]) {
-          if (!visited.has(end)) next.add(end);
-        }
-      }
-      frontier = [...next];
-    }
-    return [...edges.values()];
+      return (statement.all(...params, ...validity.params, ids, ids) as EdgeRow[]).map(toEdge);
+    });
   }
 
   listEntities(scope: MemoryScope): GraphEntity[] {
@@ -424,9 +283,7 @@ export class SqliteGraph {
           this.stmt.edgeDelete.run(requireId(change.id, "Edge id"));
           break;
         default:
-          throw new Mem0InputError(
-            `Unknown graph change type ${JSON.stringify((change as { type?: unknown })?.type)}.`,
-          );
+          throw unknownGraphChange(change);
       }
     }
   }
@@ -439,78 +296,50 @@ export class SqliteGraph {
   }
 
   private upsertEntity(change: Extract<GraphChange, { type: "upsert_entity" }>): void {
-    const id = requireId(change.id, "Entity id");
-    const name = normalizeEntityName(change.name);
-    if (name === "") {
-      throw new Mem0InputError(
-        `Entity ${id} needs a name with at least one letter or digit, got ${JSON.stringify(change.name)}.`,
-      );
-    }
-    const aliases = new Set([name]);
-    for (const alias of change.aliases ?? []) {
-      const normalized = normalizeEntityName(alias);
-      if (normalized !== "") aliases.add(normalized);
-    }
-    const embedding =
-      change.embedding !== undefined && change.embedding !== null
-        ? vectorToBlob(this.prepareVector(change.embedding, id))
-        : null;
-    const hasEmbedding = this.stmt.entityExists.get(id) as number | undefined;
+    const hasEmbedding = this.stmt.entityExists.get(requireId(change.id, "Entity id")) as
+      number | undefined;
+    const entity = checkEntityUpsert(change, hasEmbedding === undefined);
+    const { id } = entity;
+    const embedding = entity.embedding
+      ? vectorToBlob(this.prepareVector(entity.embedding, id))
+      : null;
     if (hasEmbedding === undefined) {
-      const owner = requireScope(
-        change.owner ?? {},
-        `Entity ${id} has no owner: give at least one of userId, agentId or runId.`,
-      );
       this.stmt.entityInsert.run({
         id,
-        scope_key: scopeKey(owner),
-        user_id: owner.userId ?? null,
-        agent_id: owner.agentId ?? null,
-        run_id: owner.runId ?? null,
-        name: change.name,
+        scope_key: scopeKey(entity.owner!),
+        ...ownerColumns(entity.owner!),
+        name: entity.name,
         embedding,
-        created_at: isoTime(change.createdAt, `createdAt of entity ${id}`),
+        created_at: entity.createdAt,
       });
     } else if (!hasEmbedding && embedding !== null) {
       this.stmt.entityFillEmbedding.run(embedding, id);
     }
-    for (const alias of aliases) this.stmt.aliasInsert.run(id, alias);
+    for (const alias of entity.aliases) this.stmt.aliasInsert.run(id, alias);
   }
 
   private addEdge(change: Extract<GraphChange, { type: "add_edge" }>): void {
-    const id = requireId(change.id, "Edge id");
-    const sourceId = requireId(change.sourceId, `sourceId of edge ${id}`);
-    const destinationId = requireId(change.destinationId, `destinationId of edge ${id}`);
-    if (typeof change.relation !== "string" || change.relation.trim() === "") {
-      throw new Mem0InputError(`relation of edge ${id} must be a non-empty string.`);
-    }
-    const owner = requireScope(
-      change.owner ?? {},
-      `Edge ${id} has no owner: give at least one of userId, agentId or runId.`,
-    );
-    const validFrom = isoTime(change.validFrom, `validFrom of edge ${id}`);
-    for (const entityId of [sourceId, destinationId]) {
+    const edge = checkEdgeInsert(change);
+    for (const entityId of [edge.sourceId, edge.destinationId]) {
       if (this.stmt.entityExists.get(entityId) === undefined) {
         throw new Mem0InputError(
-          `Edge ${id} refers to unknown entity ${entityId}: upsert the entity first.`,
+          `Edge ${edge.id} refers to unknown entity ${entityId}: upsert the entity first.`,
         );
       }
     }
-    if (this.stmt.edgeExists.get(id) !== undefined) {
-      throw new Mem0InputError(`An edge with id ${id} already exists.`);
+    if (this.stmt.edgeExists.get(edge.id) !== undefined) {
+      throw new Mem0InputError(`An edge with id ${edge.id} already exists.`);
     }
     // Skipped (ON CONFLICT DO NOTHING on edges_current) when the same edge is currently valid.
     this.stmt.edgeInsert.run({
-      id,
-      scope_key: scopeKey(owner),
-      user_id: owner.userId ?? null,
-      agent_id: owner.agentId ?? null,
-      run_id: owner.runId ?? null,
-      source_id: sourceId,
-      relation: change.relation,
-      destination_id: destinationId,
-      valid_from: validFrom,
-      origin: change.origin ?? null,
+      id: edge.id,
+      scope_key: scopeKey(edge.owner),
+      ...ownerColumns(edge.owner),
+      source_id: edge.sourceId,
+      relation: edge.relation,
+      destination_id: edge.destinationId,
+      valid_from: edge.validFrom,
+      origin: edge.origin,
       created_at: new Date().toISOString(),
     });
   }
@@ -518,12 +347,7 @@ export class SqliteGraph {
   private prepareVector(embedding: number[], entityId: string): Float32Array {
     let dims = this.ctx.dimensions();
     if (dims === undefined) {
-      if (!Array.isArray(embedding) || embedding.length === 0) {
-        throw new Mem0InputError(
-          `Embedding of entity ${entityId} must be a non-empty array of numbers.`,
-        );
-      }
-      dims = embedding.length;
+      dims = firstDimensions(embedding, `Embedding of entity ${entityId}`);
       this.ctx.recordDimensions(dims);
     }
     this.ctx.checkVector(embedding, dims, `Embedding of entity ${entityId}`);

@@ -1,109 +1,18 @@
-import os from "node:os";
 import type Database from "better-sqlite3";
-import { Mem0InputError } from "../errors.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type { OutboxEntry } from "./base.js";
-
-/**
- * Schema of the durable outbox and the owner versions (migration 4 of the SQLite store), and
- * FTS5 secure-delete, so deleted words leave the keyword index's pages.
- */
-export const OUTBOX_MIGRATION_SQL = `
-  CREATE TABLE outbox (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,             -- idempotency key: applied at most once
-    scope_key TEXT NOT NULL,
-    user_id TEXT,
-    agent_id TEXT,
-    run_id TEXT,
-    payload TEXT NOT NULL,               -- JSON: the messages and options of the add
-    created_at TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    lease_until TEXT,                    -- a worker applies it until then
-    lease_holder TEXT,                   -- which worker: host:pid:instance
-    forget TEXT NOT NULL DEFAULT '[]'    -- hashes deleted after it was queued
-  );
-  CREATE INDEX outbox_user ON outbox (user_id);
-  CREATE INDEX outbox_agent ON outbox (agent_id);
-  CREATE INDEX outbox_run ON outbox (run_id);
-
-  -- One counter per scope, moved by every write visible from it (a write to alice+run1 moves
-  -- alice, run1 and alice+run1): an add that read an older value reads again before applying.
-  CREATE TABLE scope_versions (
-    scope_key TEXT PRIMARY KEY,
-    version INTEGER NOT NULL
-  ) WITHOUT ROWID;
-
-  INSERT INTO memories_fts (memories_fts, rank) VALUES ('secure-delete', 1);
-`;
-
-interface OutboxRow {
-  id: string;
-  user_id: string | null;
-  agent_id: string | null;
-  run_id: string | null;
-  payload: string;
-  created_at: string;
-  attempts: number;
-  last_error: string | null;
-  forget: string;
-}
+import { checkOutboxEntry, leaseHeldByOther, MAX_ERROR_LENGTH } from "./outbox_leases.js";
+import type { ScopeCondition } from "./scope_sql.js";
+import { ownerColumns, visibleFrom } from "./scope_sql.js";
+import { toOutboxEntry, type OutboxRow } from "./store_rows.js";
 
 /** What the outbox needs from the store that owns the connection. */
 export interface SqliteOutboxContext {
   db: Database.Database;
-  scopeCondition(scope: MemoryScope): { mask: string; sql: string; params: string[] };
+  scopeCondition(scope: MemoryScope): ScopeCondition;
   scoped(kind: string, mask: string, build: () => string): Database.Statement;
   /** Runs `fn` in an IMMEDIATE transaction (or inside the current one). */
   transaction<T>(fn: () => T): T;
-}
-
-/** Every scope that sees the owner's memories: the non-empty subsets of its ids. */
-function visibleFrom(owner: MemoryScope): string[] {
-  const ids = (["userId", "agentId", "runId"] as const).filter((key) => owner[key] !== undefined);
-  const keys: string[] = [];
-  for (let mask = 1; mask < 1 << ids.length; mask++) {
-    const scope: MemoryScope = {};
-    ids.forEach((key, bit) => {
-      if (mask & (1 << bit)) scope[key] = owner[key];
-    });
-    keys.push(scopeKey(scope));
-  }
-  return keys;
-}
-
-/** `host:pid` of a lease holder is alive, as far as this host can tell. */
-function holderAlive(holder: string | null): boolean {
-  if (!holder) return false;
-  const [host, pid] = holder.split(":");
-  if (host !== os.hostname()) return true;
-  try {
-    process.kill(Number(pid), 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== "ESRCH";
-  }
-}
-
-function ownerOf(row: Pick<OutboxRow, "user_id" | "agent_id" | "run_id">): MemoryScope {
-  const owner: MemoryScope = {};
-  if (row.user_id !== null) owner.userId = row.user_id;
-  if (row.agent_id !== null) owner.agentId = row.agent_id;
-  if (row.run_id !== null) owner.runId = row.run_id;
-  return owner;
-}
-
-function toEntry(row: OutboxRow): OutboxEntry {
-  return {
-    id: row.id,
-    owner: ownerOf(row),
-    payload: row.payload,
-    createdAt: row.created_at,
-    attempts: row.attempts,
-    ...(row.last_error !== null ? { lastError: row.last_error } : {}),
-    forget: JSON.parse(row.forget) as string[],
-  };
 }
 
 /** The durable outbox and owner versions of the SQLite store. */
@@ -142,10 +51,7 @@ export class SqliteOutbox {
   }
 
   put(entry: Pick<OutboxEntry, "id" | "owner" | "payload" | "createdAt">): void {
-    const owner = requireScope(entry.owner);
-    if (typeof entry.id !== "string" || entry.id === "") {
-      throw new Mem0InputError("An outbox entry needs a non-empty id.");
-    }
+    const owner = checkOutboxEntry(entry);
     this.stmt.insert.run(
       entry.id,
       scopeKey(owner),
@@ -159,16 +65,16 @@ export class SqliteOutbox {
 
   get(id: string): OutboxEntry | undefined {
     const row = this.stmt.get.get(id) as OutboxRow | undefined;
-    return row ? toEntry(row) : undefined;
+    return row ? toOutboxEntry(row) : undefined;
   }
 
   list(scope?: MemoryScope): OutboxEntry[] {
-    if (!scope) return (this.stmt.all.all() as OutboxRow[]).map(toEntry);
+    if (!scope) return (this.stmt.all.all() as OutboxRow[]).map(toOutboxEntry);
     const { mask, sql, params } = this.ctx.scopeCondition(requireScope(scope));
     const rows = this.ctx
       .scoped("outbox-list", mask, () => `SELECT * FROM outbox WHERE ${sql} ORDER BY seq`)
       .all(...params) as OutboxRow[];
-    return rows.map(toEntry);
+    return rows.map(toOutboxEntry);
   }
 
   /**
@@ -180,19 +86,14 @@ export class SqliteOutbox {
       const lease = this.stmt.lease.get(id) as
         { lease_until: string | null; lease_holder: string | null } | undefined;
       if (!lease) return false;
-      const held =
-        lease.lease_until !== null &&
-        lease.lease_until > new Date().toISOString() &&
-        lease.lease_holder !== holder &&
-        holderAlive(lease.lease_holder);
-      if (held) return false;
+      if (leaseHeldByOther(lease, holder)) return false;
       this.stmt.claim.run(until, holder, id);
       return true;
     });
   }
 
   fail(id: string, error: string): void {
-    this.ctx.transaction(() => this.stmt.fail.run(error.slice(0, 2000), id));
+    this.ctx.transaction(() => this.stmt.fail.run(error.slice(0, MAX_ERROR_LENGTH), id));
   }
 
   /** Removes the entry being applied; false when it is gone (applied elsewhere or forgotten). */
@@ -202,12 +103,7 @@ export class SqliteOutbox {
 
   /** Queued entries that could see a deleted memory must not bring its text back. */
   forgetHash(hash: string, owner: MemoryScope): void {
-    this.stmt.forget.run({
-      hash,
-      user_id: owner.userId ?? null,
-      agent_id: owner.agentId ?? null,
-      run_id: owner.runId ?? null,
-    });
+    this.stmt.forget.run({ hash, ...ownerColumns(owner) });
   }
 
   /** Drops the scope's queued entries (inside the store's deleteScope transaction). */

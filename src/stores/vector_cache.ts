@@ -1,9 +1,9 @@
-import type { MemoryMetadata } from "../backends/base.js";
 import { scopeContains, type MemoryScope } from "../scope.js";
-import { matchesFilter, type MetadataFilter } from "./filters.js";
+import { TopK } from "./top_k.js";
+import { dotAt, type VectorKernel } from "./vector_index.js";
 
-/** Rough per-item overhead (id string, metadata, map entry) used for the memory budget. */
-const ITEM_OVERHEAD_BYTES = 160;
+/** Rough per-row overhead (id, map entry) used for the memory budget. */
+const ITEM_OVERHEAD_BYTES = 60;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -43,92 +43,15 @@ export function blobToVector(blob: Uint8Array): Float32Array {
   return out;
 }
 
-/** Dot product of `query` with the vector stored at row `row` of `matrix`. */
-function dotAt(matrix: Float32Array, row: number, query: Float32Array, dims: number): number {
-  let sum = 0;
-  const base = row * dims;
-  let i = 0;
-  for (; i + 3 < dims; i += 4) {
-    sum +=
-      matrix[base + i] * query[i] +
-      matrix[base + i + 1] * query[i + 1] +
-      matrix[base + i + 2] * query[i + 2] +
-      matrix[base + i + 3] * query[i + 3];
-  }
-  for (; i < dims; i++) sum += matrix[base + i] * query[i];
-  return sum;
-}
-
-/** A bounded min-heap keeping the `k` best (score, row) pairs. */
-class TopK {
-  private readonly scores: Float64Array;
-  private readonly rows: Int32Array;
-  size = 0;
-
-  constructor(readonly k: number) {
-    this.scores = new Float64Array(k);
-    this.rows = new Int32Array(k);
-  }
-
-  get full(): boolean {
-    return this.size === this.k;
-  }
-
-  /** The smallest kept score (only meaningful when full). */
-  get min(): number {
-    return this.scores[0];
-  }
-
-  push(score: number, row: number): void {
-    if (this.size < this.k) {
-      let i = this.size++;
-      while (i > 0) {
-        const parent = (i - 1) >> 1;
-        if (this.scores[parent] <= score) break;
-        this.scores[i] = this.scores[parent];
-        this.rows[i] = this.rows[parent];
-        i = parent;
-      }
-      this.scores[i] = score;
-      this.rows[i] = row;
-      return;
-    }
-    if (score <= this.scores[0]) return;
-    // Replace the root and sift down.
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= this.size) break;
-      const right = left + 1;
-      const child = right < this.size && this.scores[right] < this.scores[left] ? right : left;
-      if (this.scores[child] >= score) break;
-      this.scores[i] = this.scores[child];
-      this.rows[i] = this.rows[child];
-      i = child;
-    }
-    this.scores[i] = score;
-    this.rows[i] = row;
-  }
-
-  /** Kept pairs, best first. */
-  sorted(): { row: number; score: number }[] {
-    const out: { row: number; score: number }[] = [];
-    for (let i = 0; i < this.size; i++) out.push({ row: this.rows[i], score: this.scores[i] });
-    return out.sort((a, b) => b.score - a.score || a.row - b.row);
-  }
-}
-
-/** One cached scope: normalised vectors in one growable matrix plus parallel ids and metadata. */
+/** The vectors of one scope in one growable matrix of unit vectors, with the id of each row. */
 export class ScopeVectors {
   private matrix: Float32Array;
   private ids: string[] = [];
-  /** Raw JSON until a filter first needs it, then the parsed object. */
-  private metadata: (string | MemoryMetadata)[] = [];
   private readonly rowOf = new Map<string, number>();
 
   constructor(
-    readonly scope: MemoryScope,
     readonly dims: number,
+    private readonly kernel: VectorKernel,
     initialCapacity = 16,
   ) {
     this.matrix = new Float32Array(Math.max(initialCapacity, 16) * dims);
@@ -138,13 +61,9 @@ export class ScopeVectors {
     return this.ids.length;
   }
 
-  /** Approximate memory held by this entry. */
+  /** Approximate memory held. */
   get bytes(): number {
     return this.matrix.byteLength + this.ids.length * ITEM_OVERHEAD_BYTES;
-  }
-
-  has(id: string): boolean {
-    return this.rowOf.has(id);
   }
 
   private ensureCapacity(rows: number): void {
@@ -157,27 +76,23 @@ export class ScopeVectors {
   }
 
   /** Appends a row whose vector is a Float32 LE BLOB of an already normalised vector. */
-  addBlob(id: string, blob: Uint8Array, metadata: string | MemoryMetadata): void {
+  addBlob(id: string, blob: Uint8Array): void {
     if (this.rowOf.has(id)) return;
     const row = this.size;
     this.ensureCapacity(row + 1);
     blobIntoVector(blob, this.matrix, row * this.dims);
     this.ids.push(id);
-    this.metadata.push(metadata);
     this.rowOf.set(id, row);
   }
 
   /** Appends or replaces a row with an already normalised vector. */
-  upsert(id: string, vector: Float32Array, metadata: MemoryMetadata): void {
+  upsert(id: string, vector: Float32Array): void {
     let row = this.rowOf.get(id);
     if (row === undefined) {
       row = this.size;
       this.ensureCapacity(row + 1);
       this.ids.push(id);
-      this.metadata.push(metadata);
       this.rowOf.set(id, row);
-    } else {
-      this.metadata[row] = metadata;
     }
     this.matrix.set(vector, row * this.dims);
   }
@@ -190,20 +105,18 @@ export class ScopeVectors {
     if (row !== last) {
       this.matrix.copyWithin(row * this.dims, last * this.dims, (last + 1) * this.dims);
       this.ids[row] = this.ids[last];
-      this.metadata[row] = this.metadata[last];
       this.rowOf.set(this.ids[row], row);
     }
     this.ids.pop();
-    this.metadata.pop();
     this.rowOf.delete(id);
   }
 
-  private metadataAt(row: number): MemoryMetadata {
-    const value = this.metadata[row];
-    if (typeof value !== "string") return value;
-    const parsed = JSON.parse(value) as MemoryMetadata;
-    this.metadata[row] = parsed;
-    return parsed;
+  /** The vector of an id (a view into the matrix: copy it to keep it). */
+  vectorOf(id: string): Float32Array | undefined {
+    const row = this.rowOf.get(id);
+    return row === undefined
+      ? undefined
+      : this.matrix.subarray(row * this.dims, (row + 1) * this.dims);
   }
 
   /** Cosine similarity (dot product of unit vectors) of a normalised query to one id. */
@@ -213,35 +126,48 @@ export class ScopeVectors {
   }
 
   /**
-   * Exact top-K by dot product among the rows matching `filter`. The filter is checked only
-   * for rows that would enter the top-K, which gives the same result as filtering first.
+   * Exact top-K by dot product among the rows `accept` lets through. The check runs only for
+   * rows that would enter the top-K, which gives the same result as filtering first.
    */
   search(
     query: Float32Array,
     topK: number,
-    filter?: MetadataFilter,
+    accept?: (id: string) => boolean,
   ): { id: string; score: number }[] {
     if (topK <= 0 || this.size === 0) return [];
+    if (!accept) {
+      const { rows, scores } = this.kernel.exact(this.matrix, this.size, this.dims, query, topK);
+      return rows.map((row, i) => ({ id: this.ids[row], score: scores[i] }));
+    }
     const heap = new TopK(Math.min(topK, this.size));
     const { matrix, dims } = this;
     for (let row = 0; row < this.size; row++) {
       const score = dotAt(matrix, row, query, dims);
       if (heap.full && score <= heap.min) continue;
-      if (filter && !matchesFilter(this.metadataAt(row), filter)) continue;
+      if (!accept(this.ids[row])) continue;
       heap.push(score, row);
     }
     return heap.sorted().map(({ row, score }) => ({ id: this.ids[row], score }));
   }
 }
 
-/** Per-query-scope vector caches with least-recently-used eviction under a byte budget. */
-export class VectorCache {
-  private readonly entries = new Map<string, ScopeVectors>();
+/** What the cache keeps per query scope. */
+export interface CachedScope {
+  readonly scope: MemoryScope;
+  /** Approximate memory held. */
+  readonly bytes: number;
+  /** Called when the entry leaves the cache. */
+  dispose?(): void;
+}
+
+/** Per-query-scope search state with least-recently-used eviction under a byte budget. */
+export class VectorCache<Entry extends CachedScope = CachedScope> {
+  private readonly entries = new Map<string, Entry>();
 
   constructor(readonly budgetBytes: number) {}
 
   /** Returns the entry and marks it as most recently used. */
-  get(key: string): ScopeVectors | undefined {
+  get(key: string): Entry | undefined {
     const entry = this.entries.get(key);
     if (entry) {
       this.entries.delete(key);
@@ -250,19 +176,21 @@ export class VectorCache {
     return entry;
   }
 
-  set(key: string, entry: ScopeVectors): void {
+  set(key: string, entry: Entry): void {
+    const previous = this.entries.get(key);
+    if (previous !== entry) previous?.dispose?.();
     this.entries.delete(key);
     this.entries.set(key, entry);
     this.evict();
   }
 
   /** Every cached entry, least recently used first. */
-  values(): IterableIterator<ScopeVectors> {
+  values(): IterableIterator<Entry> {
     return this.entries.values();
   }
 
   /** Entries whose query scope sees memories of `owner`. */
-  *containing(owner: MemoryScope): Generator<ScopeVectors> {
+  *containing(owner: MemoryScope): Generator<Entry> {
     for (const entry of this.entries.values()) {
       if (scopeContains(entry.scope, owner)) yield entry;
     }
@@ -284,11 +212,19 @@ export class VectorCache {
     for (const [key, entry] of this.entries) {
       if (total <= this.budgetBytes) break;
       this.entries.delete(key);
+      entry.dispose?.();
       total -= entry.bytes;
     }
   }
 
+  /** Drops one entry. */
+  delete(key: string): void {
+    this.entries.get(key)?.dispose?.();
+    this.entries.delete(key);
+  }
+
   clear(): void {
+    for (const entry of this.entries.values()) entry.dispose?.();
     this.entries.clear();
   }
 }

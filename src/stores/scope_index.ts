@@ -1,0 +1,276 @@
+import type { MemoryMetadata } from "../backends/base.js";
+import type { MemoryScope } from "../scope.js";
+import { matchesFilter, type MetadataFilter } from "./filters.js";
+import { KeywordIndex, type KeywordHit } from "./keyword_index.js";
+import { ScopeVectors, type CachedScope } from "./vector_cache.js";
+import { dotAt, type ApproximateIndex, type VectorKernel } from "./vector_index.js";
+
+/** Candidates an approximate search fetches per wanted hit before exact re-scoring. */
+const CANDIDATES_PER_HIT = 4;
+const MIN_CANDIDATES = 40;
+/** Per-memory maps (row key, metadata) in bytes, for the cache budget. */
+const ROW_OVERHEAD_BYTES = 120;
+
+/** Where a scope's index reads what it does not keep in memory. */
+export interface ScopeRowSource {
+  /** Unit vectors of rows, by row key (`seq`). */
+  embeddings(seqs: number[]): Map<number, Float32Array>;
+  /** Every vector of the scope as `[seq, id, Float32 LE blob]`. */
+  vectors(): Iterable<[number, string, Uint8Array]>;
+}
+
+/**
+ * The search state of one query scope: a BM25 keyword index with the scope's own statistics,
+ * and its vectors, either all in memory for exact search (small scopes) or in an approximate
+ * index whose candidates are re-scored exactly (large scopes; the matrix is then loaded only
+ * when a metadata filter needs an exact scan).
+ */
+export class ScopeIndex implements CachedScope {
+  private keywords = new KeywordIndex();
+  /** Raw JSON until a filter first needs it, then the parsed object. */
+  private readonly metadata = new Map<string, string | MemoryMetadata>();
+  private readonly seqOf = new Map<string, number>();
+  private readonly idOf = new Map<number, string>();
+  private vectors?: ScopeVectors;
+  /** Writes applied to the approximate index since it was last saved. */
+  changesSinceSave = 0;
+  /** Row keys in insertion order, built when neighbours are first asked for. */
+  private order?: number[];
+  private approximate?: ApproximateIndex;
+
+  constructor(
+    readonly scope: MemoryScope,
+    readonly dims: number,
+    private readonly kernel: VectorKernel,
+    private readonly source: ScopeRowSource,
+    /** The approximate index, or for exact search the expected number of rows. */
+    mode: ApproximateIndex | { exact: number } | "approximate",
+  ) {
+    if (mode === "approximate") return;
+    if ("exact" in mode) this.vectors = new ScopeVectors(dims, kernel, mode.exact);
+    else this.approximate = mode;
+  }
+
+  get size(): number {
+    return this.seqOf.size;
+  }
+
+  get bytes(): number {
+    return (
+      this.keywords.bytes +
+      this.size * ROW_OVERHEAD_BYTES +
+      (this.vectors?.bytes ?? 0) +
+      (this.approximate?.bytes ?? 0)
+    );
+  }
+
+  /** The approximate index, when this scope searches through one. */
+  get index(): ApproximateIndex | undefined {
+    return this.approximate;
+  }
+
+  /** Sets the approximate index of a scope created `"approximate"` (every vector of it). */
+  useIndex(index: ApproximateIndex): void {
+    this.approximate = index;
+    this.changesSinceSave = 0;
+  }
+
+  /** Adds a stored row while loading; `blob` is its vector when vectors are kept in memory. */
+  load(seq: number, id: string, text: string, metadata: string, blob?: Uint8Array): void {
+    this.seqOf.set(id, seq);
+    this.idOf.set(seq, id);
+    this.metadata.set(id, metadata);
+    this.keywords.add(id, text);
+    if (blob && this.vectors) this.vectors.addBlob(id, blob);
+  }
+
+  /** A committed insert, or update (`previous` is the text before it). */
+  upsert(
+    seq: number,
+    id: string,
+    text: string,
+    metadata: MemoryMetadata,
+    vector: Float32Array,
+    previous?: string,
+  ): void {
+    if (previous !== undefined) this.keywords.remove(id, previous);
+    if (this.order && !this.seqOf.has(id)) {
+      // New rows get the highest row key of the table, so appending keeps the order.
+      if (seq > (this.order[this.order.length - 1] ?? -1)) this.order.push(seq);
+      else this.order = undefined;
+    }
+    this.seqOf.set(id, seq);
+    this.idOf.set(seq, id);
+    this.metadata.set(id, metadata);
+    this.keywords.add(id, text);
+    this.vectors?.upsert(id, vector);
+    if (this.approximate) {
+      this.approximate.upsert(seq, vector);
+      this.changesSinceSave++;
+    }
+  }
+
+  /** A committed delete of a memory whose text was `text`. */
+  remove(id: string, text: string): void {
+    const seq = this.seqOf.get(id);
+    if (seq === undefined) return;
+    this.seqOf.delete(id);
+    this.idOf.delete(seq);
+    this.metadata.delete(id);
+    this.keywords.remove(id, text);
+    if (this.order) {
+      const at = lowerBound(this.order, seq);
+      if (this.order[at] === seq) this.order.splice(at, 1);
+    }
+    this.vectors?.remove(id);
+    if (this.approximate) {
+      this.approximate.remove(seq);
+      this.changesSinceSave++;
+    }
+  }
+
+  has(id: string): boolean {
+    return this.seqOf.has(id);
+  }
+
+  private metadataOf(id: string): MemoryMetadata {
+    const value = this.metadata.get(id);
+    if (typeof value !== "string") return value ?? {};
+    const parsed = JSON.parse(value) as MemoryMetadata;
+    this.metadata.set(id, parsed);
+    return parsed;
+  }
+
+  private acceptFor(filter?: MetadataFilter): ((id: string) => boolean) | undefined {
+    return filter ? (id) => matchesFilter(this.metadataOf(id), filter) : undefined;
+  }
+
+  /** Every vector in memory (loaded on first need in approximate mode). */
+  private allVectors(): ScopeVectors {
+    if (!this.vectors) {
+      const vectors = new ScopeVectors(this.dims, this.kernel, this.size);
+      for (const [, id, blob] of this.source.vectors()) {
+        if (this.seqOf.has(id)) vectors.addBlob(id, blob);
+      }
+      this.vectors = vectors;
+    }
+    return this.vectors;
+  }
+
+  /** Top-K by cosine similarity (exact scores), among memories passing the filter. */
+  vectorSearch(
+    query: Float32Array,
+    topK: number,
+    filter?: MetadataFilter,
+  ): { id: string; score: number }[] {
+    if (topK <= 0 || this.size === 0) return [];
+    if (!this.approximate || filter)
+      return this.allVectors().search(query, topK, this.acceptFor(filter));
+    const seqs = this.approximate.search(
+      query,
+      Math.max(topK * CANDIDATES_PER_HIT, MIN_CANDIDATES),
+    );
+    const vectors = this.vectors ? undefined : this.source.embeddings(seqs);
+    const hits: { id: string; score: number }[] = [];
+    for (const seq of seqs) {
+      const id = this.idOf.get(seq);
+      if (id === undefined) continue;
+      const score = this.vectors
+        ? this.vectors.similarity(id, query)
+        : dot(vectors!.get(seq), query, this.dims);
+      if (score !== undefined) hits.push({ id, score });
+    }
+    return hits.sort((a, b) => b.score - a.score).slice(0, topK);
+  }
+
+  /** Top-K by BM25 over this scope's statistics, scores in [0, 1] (see {@link KeywordIndex}). */
+  keywordSearch(query: string, topK: number, filter?: MetadataFilter): KeywordHit[] {
+    return this.keywords.search(query, topK, this.acceptFor(filter));
+  }
+
+  /**
+   * What this scope's state needs besides its approximate index, as bytes: row keys, ids,
+   * metadata and the keyword index. Saved with the index, so a large scope starts without
+   * reading or tokenising its rows.
+   */
+  snapshot(): Buffer {
+    const seqs: number[] = [];
+    const metadata: string[] = [];
+    for (const [seq, id] of this.idOf) {
+      seqs.push(seq);
+      const value = this.metadata.get(id);
+      metadata.push(typeof value === "string" ? value : JSON.stringify(value ?? {}));
+    }
+    const ids = seqs.map((seq) => this.idOf.get(seq)!);
+    const rows = Buffer.from(JSON.stringify({ seqs, ids, metadata }), "utf8");
+    const lead = Buffer.alloc(4);
+    lead.writeUInt32LE(rows.length, 0);
+    return Buffer.concat([lead, rows, this.keywords.toBytes()]);
+  }
+
+  /** A scope's state from {@link ScopeIndex.snapshot} and its saved approximate index. */
+  static restore(
+    bytes: Buffer,
+    scope: MemoryScope,
+    dims: number,
+    kernel: VectorKernel,
+    source: ScopeRowSource,
+    index: ApproximateIndex,
+  ): ScopeIndex {
+    const rowsLength = bytes.readUInt32LE(0);
+    const { seqs, ids, metadata } = JSON.parse(bytes.toString("utf8", 4, 4 + rowsLength)) as {
+      seqs: number[];
+      ids: string[];
+      metadata: string[];
+    };
+    const entry = new ScopeIndex(scope, dims, kernel, source, index);
+    seqs.forEach((seq, i) => {
+      entry.seqOf.set(ids[i], seq);
+      entry.idOf.set(seq, ids[i]);
+      entry.metadata.set(ids[i], metadata[i]);
+    });
+    entry.keywords = KeywordIndex.fromBytes(bytes.subarray(4 + rowsLength));
+    return entry;
+  }
+
+  /**
+   * The memories stored just before and just after each given one in this scope (insertion
+   * order): the turns around a turn of a conversation stored verbatim.
+   */
+  neighbors(ids: string[]): Map<string, string[]> {
+    this.order ??= [...this.idOf.keys()].sort((a, b) => a - b);
+    const order = this.order;
+    const out = new Map<string, string[]>();
+    for (const id of ids) {
+      const seq = this.seqOf.get(id);
+      if (seq === undefined) continue;
+      const at = lowerBound(order, seq);
+      const around: string[] = [];
+      if (at > 0) around.push(this.idOf.get(order[at - 1])!);
+      if (at + 1 < order.length) around.push(this.idOf.get(order[at + 1])!);
+      out.set(id, around);
+    }
+    return out;
+  }
+
+  /** Cosine similarity to a memory of this scope whose vector is in memory. */
+  similarity(id: string, query: Float32Array): number | undefined {
+    return this.vectors?.similarity(id, query);
+  }
+}
+
+/** The first position of a sorted array whose value is not below `value`. */
+function lowerBound(sorted: number[], value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (sorted[middle] < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function dot(vector: Float32Array | undefined, query: Float32Array, dims: number) {
+  return vector ? dotAt(vector, 0, query, dims) : undefined;
+}
