@@ -66,6 +66,43 @@ export interface SearchResult {
 }
 
 /**
+ * A profile (working memory): the fields of a schema profile filled so far, or the markdown
+ * document of a template profile.
+ */
+export type ProfileValue = Record<string, unknown> | string;
+
+/** One owner's profile as `getProfile` returns it. */
+export interface ProfileRecord {
+  /** Id of the document: `history(id)` lists its versions (JSON text). */
+  id: string;
+  profile: ProfileValue;
+  /** 1 after the first write, one more per change. */
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  user_id?: string;
+  agent_id?: string;
+  run_id?: string;
+}
+
+/**
+ * A backend that keeps a profile per owner, updated with each `add` (the local engine created
+ * with a `profile`); `Mem0ChatModel` injects it on every call.
+ */
+export interface ProfileBackend extends MemoryBackend {
+  /** Whether a profile is configured; `getProfile` throws when it is not. */
+  readonly hasProfile: boolean;
+  /** The profile seen from the scope, or `null` before the first update. */
+  getProfile(scope: MemoryScope): Promise<ProfileRecord | null>;
+}
+
+/** Whether the backend keeps a profile (and has one configured). */
+export function isProfileBackend(backend: MemoryBackend): backend is ProfileBackend {
+  const candidate = backend as Partial<ProfileBackend>;
+  return typeof candidate.getProfile === "function" && candidate.hasProfile === true;
+}
+
+/**
  * mem0ai's `filters`: the owner ids in snake case (`user_id`, `agent_id`, `run_id`) next to
  * metadata conditions (see {@link MetadataFilter}).
  */

@@ -37,8 +37,11 @@ import type {
   OutboxEntry,
   OutboxStore,
   PendingWrite,
+  ProfileStore,
+  ProfileWrite,
   ScoredMemory,
   StoredMemory,
+  StoredProfile,
 } from "../stores/base.js";
 import type { MetadataFilter } from "../stores/filters.js";
 import { SqliteStore } from "../stores/sqlite.js";
@@ -54,6 +57,9 @@ import type {
   MemoryEventType,
   MemoryItem,
   MemoryMetadata,
+  ProfileBackend,
+  ProfileRecord,
+  ProfileValue,
   ScoreDetails,
   SearchMemoryOptions,
   SearchResult,
@@ -62,6 +68,7 @@ import type {
 import { resolveMemoryConfig, type MemoryConfig } from "./config.js";
 import { MemoryExtractor } from "./extraction.js";
 import { GraphMemory, type GraphOptions } from "./graph.js";
+import { MemoryProfile, type ProfileDefinition } from "./profile.js";
 import {
   addOptionsSchema,
   applyQueuedOptionsSchema,
@@ -96,6 +103,11 @@ export interface MemoryOptions {
   contextMessages?: number;
   /** Graph memory: entities and relations from the same LLM call (`true` or options). */
   graph?: boolean | GraphOptions;
+  /**
+   * A profile (working memory) per owner, updated by the same LLM call as the facts: a zod
+   * object schema, a markdown template, or `{ schema | template, perRun }`. See `getProfile`.
+   */
+  profile?: ProfileDefinition;
   /**
    * Weight of keyword (BM25) relevance next to cosine similarity in search (default
    * `DEFAULT_KEYWORD_WEIGHT`; 0 disables keyword fusion). See {@link Memory.search}.
@@ -225,6 +237,12 @@ const memoryOptionsSchema = z
       ])
       .optional(),
     keywordWeight: z.number().min(0).max(10).optional(),
+    profile: z
+      .custom<ProfileDefinition>(
+        (value) => typeof value === "string" || (typeof value === "object" && value !== null),
+        "must be a zod object schema, a markdown template string, or { schema | template }",
+      )
+      .optional(),
     reranker: z
       .custom<BaseDocumentCompressor>(
         (value) =>
@@ -265,6 +283,20 @@ function toItem(memory: StoredMemory, score?: number): MemoryItem {
   if (memory.agentId !== undefined) item.agent_id = memory.agentId;
   if (memory.runId !== undefined) item.run_id = memory.runId;
   return item;
+}
+
+function toProfileRecord(stored: StoredProfile, profile: ProfileValue): ProfileRecord {
+  const record: ProfileRecord = {
+    id: stored.id,
+    profile,
+    version: stored.version,
+    createdAt: stored.createdAt,
+    updatedAt: stored.updatedAt,
+  };
+  if (stored.userId !== undefined) record.user_id = stored.userId;
+  if (stored.agentId !== undefined) record.agent_id = stored.agentId;
+  if (stored.runId !== undefined) record.run_id = stored.runId;
+  return record;
 }
 
 function toHistoryEntry(entry: HistoryEntry): MemoryHistoryEntry {
@@ -373,9 +405,10 @@ function embedderName(embeddings: Embeddings): string {
  * `add` costs one LLM call and at most two embedding requests, whatever the number of facts;
  * every change is applied in one transaction and logged in the history.
  */
-export class Memory implements ManagedMemoryBackend {
+export class Memory implements ManagedMemoryBackend, ProfileBackend {
   readonly store: MemoryStorage;
   private readonly graphMemory?: GraphMemory;
+  private readonly profile?: MemoryProfile;
   private readonly embeddings: Embeddings;
   private readonly extractor?: MemoryExtractor;
   private readonly similarMemories: number;
@@ -414,12 +447,21 @@ export class Memory implements ManagedMemoryBackend {
         parsed.graph === true ? {} : parsed.graph,
       );
     }
+    if (parsed.profile !== undefined) {
+      if (typeof (this.store as Partial<ProfileStore>).getProfile !== "function") {
+        throw new Mem0ConfigError(
+          "profile needs a store with profile support (the default SqliteStore has it).",
+        );
+      }
+      this.profile = new MemoryProfile(parsed.profile);
+    }
     this.extractor = parsed.llm
       ? new MemoryExtractor({
           llm: parsed.llm,
           customInstructions: parsed.customInstructions,
           prompt: parsed.extractionPrompt,
           graph: this.graphMemory !== undefined,
+          profile: this.profile,
         })
       : undefined;
     this.similarMemories = parsed.similarMemories ?? 10;
@@ -465,6 +507,70 @@ export class Memory implements ManagedMemoryBackend {
   /** Whether graph memory is on. */
   get hasGraph(): boolean {
     return this.graphMemory !== undefined;
+  }
+
+  /** Whether a profile is configured (the `profile` option). */
+  get hasProfile(): boolean {
+    return this.profile !== undefined;
+  }
+
+  private get requireProfile(): MemoryProfile {
+    if (!this.profile) {
+      throw new Mem0ConfigError(
+        "No profile is configured: create the Memory with { profile: z.object({ ... }) } or a " +
+          "markdown template to use getProfile / updateProfile.",
+      );
+    }
+    return this.profile;
+  }
+
+  private readProfile(owner: MemoryScope): Promise<StoredProfile | undefined> {
+    return (this.store as MemoryStorage & ProfileStore).getProfile(owner);
+  }
+
+  /**
+   * The profile seen from the scope (by default the scope without its run: one profile per
+   * user, or user and agent), or `null` before anything was learnt.
+   */
+  async getProfile(scope: MemoryScope): Promise<ProfileRecord | null> {
+    this.assertOpen();
+    const profile = this.requireProfile;
+    const stored = await this.readProfile(profile.owner(requireScope(scope)));
+    return stored ? toProfileRecord(stored, profile.parse(stored.value)) : null;
+  }
+
+  /**
+   * Changes the profile seen from the scope: schema profiles take changed fields (`null`
+   * clears one), template profiles the complete document. The old version stays in the
+   * history; an invalid patch throws `Mem0InputError` and changes nothing.
+   */
+  async updateProfile(scope: MemoryScope, patch: unknown): Promise<ProfileRecord> {
+    this.assertOpen();
+    const profile = this.requireProfile;
+    const owner = profile.owner(requireScope(scope));
+    return this.locks.run(`profile:${scopeKey(owner)}`, async () => {
+      for (let tries = 1; ; tries++) {
+        const stored = await this.readProfile(owner);
+        const current = stored ? profile.parse(stored.value) : profile.initial();
+        const value = profile.applyStrict(current, patch);
+        try {
+          await this.store.apply([], {
+            profile: {
+              owner,
+              value: JSON.stringify(value),
+              expectedVersion: stored?.version ?? 0,
+              actor: "api",
+              updatedAt: new Date().toISOString(),
+            },
+          });
+        } catch (error) {
+          if (error instanceof StaleWriteError && tries < MAX_STALE_READS) continue;
+          throw error;
+        }
+        const written = await this.readProfile(owner);
+        return toProfileRecord(written!, profile.parse(written!.value));
+      }
+    });
   }
 
   private assertOpen(): void {
@@ -620,11 +726,16 @@ export class Memory implements ManagedMemoryBackend {
       .map((message) => `${message.role}: ${message.content}`)
       .join("\n");
     const queryVector = await this.embedQuery(transcript, signal);
-    const [similar, context, offeredRelations] = await Promise.all([
+    const profileOwner = this.profile?.owner(owner);
+    const [similar, context, offeredRelations, storedProfile] = await Promise.all([
       this.rank(queryVector, transcript, owner, { topK: this.similarMemories }),
       this.store.recentMessages(owner, this.contextMessages),
       this.graphMemory?.context(owner, transcript, queryVector),
+      profileOwner ? this.readProfile(profileOwner) : undefined,
     ]);
+    const currentProfile = storedProfile
+      ? this.profile!.parse(storedProfile.value)
+      : this.profile?.initial();
     // Short integer ids for the LLM; real ids never leave the engine.
     const offered = similar.map(({ memory }, index) => ({ id: index, text: memory.text, memory }));
     const operations = await this.extractor!.extract(
@@ -634,6 +745,7 @@ export class Memory implements ManagedMemoryBackend {
         existing: offered.map(({ id, text }) => ({ id, text })),
         relations: offeredRelations?.map(({ id, text }) => ({ id, text })),
         now,
+        profile: currentProfile,
       },
       { signal, callbacks },
     );
@@ -688,13 +800,38 @@ export class Memory implements ManagedMemoryBackend {
       }),
       ...[...deleted].map((id): MemoryChange => ({ type: "delete", id: byId.get(id)!.id, actor })),
     ];
+    const profile =
+      profileOwner && this.profilePatch(operations.profile, currentProfile!, storedProfile);
     signal?.throwIfAborted();
     return this.applyChanges(changes, {
+      profile: profile
+        ? { ...profile, owner: profileOwner, actor, updatedAt: now.toISOString() }
+        : undefined,
       graph: graphChanges.length ? graphChanges : undefined,
       messages: this.logged(request),
       outboxId: attempt.outboxId,
       expectedVersion: { owner, version },
     });
+  }
+
+  /**
+   * The profile write for the patch the model returned, or `undefined` when nothing changes.
+   * Invalid fields are left out with a warning naming them (never their values).
+   */
+  private profilePatch(
+    patch: unknown,
+    current: ProfileValue,
+    stored: StoredProfile | undefined,
+  ): Pick<ProfileWrite, "value" | "expectedVersion"> | undefined {
+    const outcome = this.profile!.applyPatch(current, patch);
+    if (outcome.rejected.length > 0) {
+      this.logger.warn(
+        `the extraction model's profile patch had invalid parts, left out (the previous values ` +
+          `stay): ${outcome.rejected.join(", ")}`,
+      );
+    }
+    if (!outcome.changed) return undefined;
+    return { value: JSON.stringify(outcome.value), expectedVersion: stored?.version ?? 0 };
   }
 
   private async applyChanges(changes: MemoryChange[], options: ApplyOptions): Promise<AddResult> {

@@ -99,6 +99,8 @@ export interface ApplyOptions {
    * since, nothing is applied and `StaleWriteError` is thrown, so the caller reads again.
    */
   expectedVersion?: { owner: MemoryScope; version: string };
+  /** A new version of a profile, written in the same transaction (stores that are `ProfileStore`s). */
+  profile?: ProfileWrite;
 }
 
 /** Vectors, rows and keyword index of memories. */
@@ -289,4 +291,45 @@ export interface GraphStore {
   listEdges(scope: MemoryScope, options?: EdgeValidity): Promise<GraphEdge[]>;
   getEdge(id: string): Promise<GraphEdge | undefined>;
   applyGraph(changes: GraphChange[]): Promise<void>;
+}
+
+/** One owner's profile as a store keeps it: a single document, versioned. */
+export interface StoredProfile {
+  /** Stable id of the document; its versions are in the history under this id. */
+  id: string;
+  /** The profile as JSON text (an object for schema profiles, a string for templates). */
+  value: string;
+  /** 1 after the first write, one more per change. */
+  version: number;
+  userId?: string;
+  agentId?: string;
+  runId?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A new version of an owner's profile, part of an atomic write. */
+export interface ProfileWrite {
+  /** The exact owner of the profile (not a scope: no other owner's profile is touched). */
+  owner: MemoryScope;
+  /** The new document as JSON text. */
+  value: string;
+  /**
+   * The version this write replaces (0: no profile yet). When the stored version differs,
+   * nothing is applied and `StaleWriteError` (`owner_changed`) is thrown, so the caller reads again.
+   */
+  expectedVersion: number;
+  /** Who caused the change, recorded in the history ("user", "api", ...). */
+  actor?: string;
+  /** ISO time of the change. */
+  updatedAt: string;
+}
+
+/**
+ * Profiles (working memory): one document per owner. Written through `apply(..., { profile })`;
+ * `deleteScope` and `reset` remove them with their history.
+ */
+export interface ProfileStore {
+  /** The profile owned by exactly this owner, if any. */
+  getProfile(owner: MemoryScope): Promise<StoredProfile | undefined>;
 }

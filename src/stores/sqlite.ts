@@ -29,15 +29,18 @@ import type {
   MessageStore,
   OutboxEntry,
   OutboxStore,
+  ProfileStore,
   ScoredMemory,
   StoredMemory,
   StoredMessage,
+  StoredProfile,
   StoreSearchOptions,
 } from "./base.js";
 import { matchesFilter, validateFilter, type MetadataFilter } from "./filters.js";
 import { loadSqliteDriver } from "./sqlite_driver.js";
 import { GRAPH_MIGRATION_SQL, SqliteGraph } from "./sqlite_graph.js";
 import { OUTBOX_MIGRATION_SQL, SqliteOutbox } from "./sqlite_outbox.js";
+import { PROFILE_MIGRATION_SQL, SqliteProfiles } from "./sqlite_profiles.js";
 import {
   blobToVector,
   normalizeVector,
@@ -177,6 +180,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 4,
     description: "durable outbox, owner versions, secure delete in the keyword index",
     sql: OUTBOX_MIGRATION_SQL,
+  },
+  {
+    version: 5,
+    description: "profiles (working memory), versions in history",
+    sql: PROFILE_MIGRATION_SQL,
   },
 ];
 
@@ -369,7 +377,7 @@ type CacheOp =
  * date by this instance's writes and dropped when another connection writes the file.
  */
 export class SqliteStore
-  implements MemoryStore, HistoryStore, MessageStore, GraphStore, OutboxStore
+  implements MemoryStore, HistoryStore, MessageStore, GraphStore, OutboxStore, ProfileStore
 {
   /** The file path (or `":memory:"`). */
   readonly path: string;
@@ -383,6 +391,7 @@ export class SqliteStore
   private readonly stmt: ReturnType<SqliteStore["prepareStatements"]>;
   private readonly graph: SqliteGraph;
   private readonly outbox: SqliteOutbox;
+  private readonly profiles: SqliteProfiles;
 
   constructor(options: SqliteStoreOptions = {}) {
     this.path = options.path ?? DEFAULT_SQLITE_PATH;
@@ -421,6 +430,12 @@ export class SqliteStore
         scopeCondition: (scope) => scopeCondition(scope),
         scoped: (kind, mask, build) => this.scoped(kind, mask, build),
         transaction: (fn) => this.db.transaction(fn).immediate(),
+      });
+      this.profiles = new SqliteProfiles({
+        db: this.db,
+        scopeCondition: (scope) => scopeCondition(scope),
+        scoped: (kind, mask, build) => this.scoped(kind, mask, build),
+        addHistory: (...entry) => this.addHistory(...entry),
       });
     } catch (error) {
       this.db.close();
@@ -798,8 +813,8 @@ export class SqliteStore
 
   async apply(changes: MemoryChange[], options: ApplyOptions = {}): Promise<AppliedChange[]> {
     this.assertOpen();
-    const { graph, messages, outboxId, expectedVersion } = options;
-    if (changes.length === 0 && !graph?.length && !messages && !outboxId) return [];
+    const { graph, messages, outboxId, expectedVersion, profile } = options;
+    if (changes.length === 0 && !graph?.length && !messages && !outboxId && !profile) return [];
     const cacheOps: CacheOp[] = [];
     const touched = new Map<string, MemoryScope>();
     const run = this.db.transaction((): AppliedChange[] => {
@@ -941,6 +956,7 @@ export class SqliteStore
         this.insertMessages(owner, messages.messages);
         touched.set(scopeKey(owner), owner);
       }
+      if (profile) this.profiles.write(profile);
       if (expectedVersion) touched.set(scopeKey(expectedVersion.owner), expectedVersion.owner);
       for (const owner of touched.values()) this.outbox.bump(owner);
       return results;
@@ -999,6 +1015,7 @@ export class SqliteStore
         ...params,
       );
       this.graph.deleteScope(target);
+      this.profiles.deleteScope(target);
       this.outbox.deleteScope(target);
       this.outbox.bump(target);
       for (const owner of new Set(removed.map((row) => JSON.stringify(ownerOf(row))))) {
@@ -1034,6 +1051,7 @@ export class SqliteStore
           DELETE FROM meta;
         `);
         this.graph.clear();
+        this.profiles.clear();
         this.outbox.clear();
       })
       .immediate();
@@ -1079,6 +1097,13 @@ export class SqliteStore
   async failOutbox(id: string, error: string): Promise<void> {
     this.assertOpen();
     this.outbox.fail(id, error);
+  }
+
+  // ---------------------------------------------------------------- ProfileStore (sqlite_profiles.ts)
+
+  async getProfile(owner: MemoryScope): Promise<StoredProfile | undefined> {
+    this.assertOpen();
+    return this.profiles.get(owner);
   }
 
   // ---------------------------------------------------------------- HistoryStore
