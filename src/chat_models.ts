@@ -48,6 +48,7 @@ import { createMemoryTools, MEMORY_TOOL_NAMES, type MemoryToolsOptions } from ".
 import { mergeScopes, requireScope, scopeFromRecord, type MemoryScope } from "./scope.js";
 import { validateFilter, type MetadataFilter } from "./stores/filters.js";
 import { countUsageOnce } from "./usage.js";
+import { modelTokenCounter } from "./budget.js";
 import type { FlushOptions } from "./write_queue.js";
 
 /** Per-call options on top of the inner model's own. */
@@ -309,7 +310,10 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
         ? this.memoryToolkit.base.bindTools!(this.memoryToolkit.toolkit.tools)
         : fields.model;
     this.scope = scopeFromRecord(fields);
-    this.recall = new MemoryRecall(fields.memory, fields);
+    this.recall = new MemoryRecall(fields.memory, {
+      ...fields,
+      countTokens: fields.countTokens ?? modelTokenCounter(this.innerChatModel),
+    });
     this.storeMode = fields.store ?? "background";
     this.handler = handler;
   }
@@ -363,6 +367,8 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       retrieval: this.recall.retrieval,
       injection: this.recall.injection,
       queryWindow: this.recall.queryWindow,
+      injectProfile: this.recall.injectProfile || undefined,
+      tokenBudget: this.recall.tokenBudget,
       store: this.storeMode,
       infer: this.fields.infer ?? true,
     };

@@ -3,7 +3,13 @@ import { Document } from "@langchain/core/documents";
 import type { SerializedNotImplemented } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import { z } from "zod";
-import type { MemoryBackend, SearchResult } from "./backends/base.js";
+import {
+  isProfileBackend,
+  type MemoryBackend,
+  type ProfileValue,
+  type SearchResult,
+} from "./backends/base.js";
+import { approximateTokens, fitBudget, type TokenCounter } from "./budget.js";
 import { abortable, anySignal } from "./abort.js";
 import { Mem0TimeoutError } from "./errors.js";
 import {
@@ -13,6 +19,7 @@ import {
   formatRelation,
   injectMemories,
   type InjectionTarget,
+  type MemoryContext,
   type MemoryFormatter,
 } from "./formatting.js";
 import { consoleLogger, type Mem0Logger } from "./logger.js";
@@ -64,6 +71,22 @@ export interface MemoryRecallOptions {
    * fails, with `onMemoryError: "throw"`).
    */
   retrievalTimeoutMs?: number;
+  /**
+   * Inject the owner's profile on every call (user turns or not), when the backend keeps one
+   * (a `Memory` created with `profile`). Default true.
+   */
+  injectProfile?: boolean;
+  /**
+   * Most tokens the memory block may take: profile, facts, relations and episodes together.
+   * Over it, items are dropped in `BUDGET_DROP_ORDER` (episodes, relations, facts, each least
+   * relevant first, then the profile). Default: no limit.
+   */
+  tokenBudget?: number;
+  /**
+   * Counts tokens for `tokenBudget`. `Mem0ChatModel` uses the inner model's own counter when
+   * it has one; otherwise about 4 characters per token.
+   */
+  countTokens?: TokenCounter;
 }
 
 /** Zod shape of {@link MemoryRecallOptions}, for the option schemas of its users. */
@@ -79,6 +102,9 @@ export const recallOptionsShape = {
   retrievalTimeoutMs: z.number().int().positive().optional(),
   onError: z.function().optional(),
   filters: z.record(z.string(), z.unknown()).optional(),
+  injectProfile: z.boolean().optional(),
+  tokenBudget: z.number().int().positive().optional(),
+  countTokens: z.function().optional(),
 };
 
 /** Per-call settings of a retrieval. */
@@ -149,8 +175,12 @@ export class MemoryRecall {
   readonly injection: InjectionTarget;
   readonly systemPrompt: string;
   readonly retrievalTimeoutMs: number;
+  /** Whether the owner's profile is injected on every call. */
+  readonly injectProfile: boolean;
+  readonly tokenBudget?: number;
 
   private readonly formatMemories: MemoryFormatter;
+  private readonly countTokens: TokenCounter;
   private readonly logger: Mem0Logger;
 
   constructor(
@@ -166,6 +196,9 @@ export class MemoryRecall {
     this.formatMemories = options.formatMemories ?? formatMemoryBlock;
     this.logger = options.logger ?? consoleLogger;
     this.retrievalTimeoutMs = options.retrievalTimeoutMs ?? 5_000;
+    this.injectProfile = options.injectProfile !== false && isProfileBackend(memory);
+    this.tokenBudget = options.tokenBudget;
+    this.countTokens = options.countTokens ?? approximateTokens;
   }
 
   /** Whether this conversation gets a retrieval under the configured mode. */
@@ -221,9 +254,20 @@ export class MemoryRecall {
     }
   }
 
+  /** The owner's profile for injection, or `undefined` (none kept, or none yet). */
+  private async readProfile(
+    scope: MemoryScope,
+    signal: AbortSignal | undefined,
+  ): Promise<ProfileValue | undefined> {
+    if (!this.injectProfile || !isProfileBackend(this.memory)) return undefined;
+    const record = await abortable(this.memory.getProfile(scope), signal);
+    return record?.profile;
+  }
+
   /**
-   * The memory block for this conversation ("" when nothing is retrieved): retrieval bounded
-   * by `retrievalTimeoutMs` (or half the call's timeout); a failure is reported and gives ""
+   * The memory block for this conversation ("" when nothing is recalled): the profile on
+   * every call, memories when the retrieval mode says so, within `tokenBudget`. Bounded by
+   * `retrievalTimeoutMs` (or half the call's timeout); a failure is reported and gives ""
    * unless `onMemoryError` is `"throw"`.
    */
   async recall(
@@ -232,17 +276,21 @@ export class MemoryRecall {
     options: RecallCallOptions = {},
   ): Promise<string> {
     options.signal?.throwIfAborted();
-    if (!this.shouldRetrieve(messages)) return "";
-    const query = buildSearchQuery(messages, this.queryWindow);
-    if (!query) return "";
+    const query = this.shouldRetrieve(messages) ? buildSearchQuery(messages, this.queryWindow) : "";
+    if (!query && !this.injectProfile) return "";
     const budget = Math.min(this.retrievalTimeoutMs, (options.timeoutMs ?? Infinity) / 2);
     const deadline = AbortSignal.timeout(budget);
-    let result: SearchResult;
+    let context: MemoryContext;
     try {
-      result = await this.search(query, scope, {
-        ...options,
-        signal: anySignal(options.signal, deadline),
-      });
+      const signal = anySignal(options.signal, deadline);
+      const [result, profile] = await Promise.all([
+        query ? this.search(query, scope, { ...options, signal }) : { results: [] },
+        this.readProfile(scope, signal),
+      ]);
+      context = profile === undefined ? result : { ...result, profile };
+      if (this.tokenBudget !== undefined) {
+        context = await fitBudget(context, this.tokenBudget, this.formatMemories, this.countTokens);
+      }
     } catch (caught) {
       options.signal?.throwIfAborted();
       const error = deadline.aborted
@@ -257,7 +305,7 @@ export class MemoryRecall {
       return "";
     }
     options.signal?.throwIfAborted();
-    return this.formatMemories(result);
+    return this.formatMemories(context);
   }
 
   /** The messages with the memories of `scope` placed as configured (a new list). */

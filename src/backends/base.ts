@@ -63,6 +63,31 @@ export interface SearchResult {
   results: MemoryItem[];
   /** Graph relations relevant to the query, when the backend has graph memory. */
   relations?: Relation[];
+  /** Past conversation turns relevant to the query, when asked for with `episodes`. */
+  episodes?: Episode[];
+}
+
+/** One stored conversation turn inside an episode. */
+export interface EpisodeMessage {
+  role: string;
+  content: string;
+  /** ISO-8601 time of the conversation it was stored with. */
+  createdAt: string;
+  /** True for the turns that matched the query; the others are their neighbours. */
+  match: boolean;
+}
+
+/**
+ * Consecutive turns of one owner's stored conversations around turns that matched a search,
+ * oldest first; overlapping windows are merged into one episode.
+ */
+export interface Episode {
+  messages: EpisodeMessage[];
+  /** Best relevance in [0, 1] of its matching turns (the memories' hybrid score). */
+  score: number;
+  user_id?: string;
+  agent_id?: string;
+  run_id?: string;
 }
 
 /**
