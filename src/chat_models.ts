@@ -369,6 +369,7 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       queryWindow: this.recall.queryWindow,
       injectProfile: this.recall.injectProfile || undefined,
       tokenBudget: this.recall.tokenBudget,
+      episodes: this.recall.episodes,
       store: this.storeMode,
       infer: this.fields.infer ?? true,
     };

@@ -5,6 +5,8 @@ import type { BaseMessage } from "@langchain/core/messages";
 import { z } from "zod";
 import {
   isProfileBackend,
+  type Episode,
+  type EpisodeSearchOptions,
   type MemoryBackend,
   type ProfileValue,
   type SearchResult,
@@ -23,7 +25,7 @@ import {
   type MemoryFormatter,
 } from "./formatting.js";
 import { consoleLogger, type Mem0Logger } from "./logger.js";
-import { messageRole } from "./messages.js";
+import { messageRole, messageText } from "./messages.js";
 import type { MemoryScope } from "./scope.js";
 import type { MetadataFilter } from "./stores/filters.js";
 
@@ -87,6 +89,12 @@ export interface MemoryRecallOptions {
    * it has one; otherwise about 4 characters per token.
    */
   countTokens?: TokenCounter;
+  /**
+   * Also inject earlier conversation turns relevant to the call (episode recall, default off):
+   * `true` (3 episodes, 1 turn around each) or `{ topK, window }`. Turns already in the
+   * conversation are left out; under `tokenBudget` episodes are dropped first.
+   */
+  episodes?: boolean | EpisodeSearchOptions;
 }
 
 /** Zod shape of {@link MemoryRecallOptions}, for the option schemas of its users. */
@@ -105,6 +113,17 @@ export const recallOptionsShape = {
   injectProfile: z.boolean().optional(),
   tokenBudget: z.number().int().positive().optional(),
   countTokens: z.function().optional(),
+  episodes: z
+    .union([
+      z.boolean(),
+      z
+        .object({
+          topK: z.number().int().min(1).max(100).optional(),
+          window: z.number().int().min(0).max(20).optional(),
+        })
+        .strict(),
+    ])
+    .optional(),
 };
 
 /** Per-call settings of a retrieval. */
@@ -129,7 +148,8 @@ export const MEMORY_RETRIEVAL_RUN_NAME = "Mem0MemoryRetrieval";
 
 /**
  * A search result as LangChain documents: the facts (memory text, with `type: "memory"`, `id`,
- * `score`, the owner ids and the memory's metadata), then the relations (`type: "relation"`).
+ * `score`, the owner ids and the memory's metadata), then the relations (`type: "relation"`),
+ * then the episodes (`type: "episode"`, one `role: content` line per turn).
  */
 export function memoryDocuments(result: SearchResult): Document[] {
   return [
@@ -159,7 +179,22 @@ export function memoryDocuments(result: SearchResult): Document[] {
           metadata: { type: "relation", ...relation },
         }),
     ),
+    ...(result.episodes ?? []).map(
+      ({ messages, ...episode }) =>
+        new Document({
+          pageContent: messages.map(({ role, content }) => `${role}: ${content}`).join("\n"),
+          metadata: { type: "episode", ...episode, messages },
+        }),
+    ),
   ];
+}
+
+/** Episodes whose matching turns are not all in the conversation already. */
+function unseen(episodes: Episode[], messages: BaseMessage[]): Episode[] {
+  const present = new Set(messages.map((message) => messageText(message)));
+  return episodes.filter((episode) =>
+    episode.messages.some((turn) => turn.match && !present.has(turn.content)),
+  );
 }
 
 /**
@@ -178,6 +213,8 @@ export class MemoryRecall {
   /** Whether the owner's profile is injected on every call. */
   readonly injectProfile: boolean;
   readonly tokenBudget?: number;
+  /** Episode recall settings, when on. */
+  readonly episodes?: true | EpisodeSearchOptions;
 
   private readonly formatMemories: MemoryFormatter;
   private readonly countTokens: TokenCounter;
@@ -198,6 +235,7 @@ export class MemoryRecall {
     this.retrievalTimeoutMs = options.retrievalTimeoutMs ?? 5_000;
     this.injectProfile = options.injectProfile !== false && isProfileBackend(memory);
     this.tokenBudget = options.tokenBudget;
+    this.episodes = options.episodes || undefined;
     this.countTokens = options.countTokens ?? approximateTokens;
   }
 
@@ -243,6 +281,7 @@ export class MemoryRecall {
         threshold: this.threshold,
         filters: options.filters ?? this.options.filters,
         signal: options.signal,
+        ...(this.episodes ? { episodes: this.episodes } : {}),
       });
       // A backend that ignores the signal must not hold the call.
       const result = await abortable(search, options.signal);
@@ -288,6 +327,7 @@ export class MemoryRecall {
         this.readProfile(scope, signal),
       ]);
       context = profile === undefined ? result : { ...result, profile };
+      if (context.episodes) context = { ...context, episodes: unseen(context.episodes, messages) };
       if (this.tokenBudget !== undefined) {
         context = await fitBudget(context, this.tokenBudget, this.formatMemories, this.countTokens);
       }

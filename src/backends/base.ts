@@ -155,8 +155,22 @@ export interface SearchMemoryOptions extends MemoryScope {
   asOf?: Date | string;
   /** Graph memory: also return relations that were invalidated. */
   includeInvalid?: boolean;
+  /**
+   * Also return past conversation turns relevant to the query, as `episodes` next to the
+   * results: `true` (3 episodes, 1 turn of context each side) or `{ topK, window }`. Metadata
+   * filters do not apply to them (turns have no metadata).
+   */
+  episodes?: boolean | EpisodeSearchOptions;
   /** Aborts the search. */
   signal?: AbortSignal;
+}
+
+/** How many episodes a search returns and how much context each turn brings. */
+export interface EpisodeSearchOptions {
+  /** Matching turns to return, each as (part of) an episode (default 3). */
+  topK?: number;
+  /** Turns of the same conversation log before and after each matching turn (default 1). */
+  window?: number;
 }
 
 /** Options of `add`, as mem0ai takes them. */

@@ -28,9 +28,11 @@ import { MemoryRetriever, type MemoryRetrieverOptions } from "../retriever.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type {
   ApplyOptions,
+  EpisodeStore,
   GraphStore,
   HistoryEntry,
   HistoryStore,
+  LoggedMessage,
   MemoryChange,
   MemoryStore,
   MessageStore,
@@ -49,6 +51,8 @@ import type {
   AddMemoryOptions,
   AddResult,
   DeleteAllMemoryOptions,
+  Episode,
+  EpisodeSearchOptions,
   GetAllMemoryOptions,
   GetAllResult,
   ManagedMemoryBackend,
@@ -109,6 +113,11 @@ export interface MemoryOptions {
    */
   profile?: ProfileDefinition;
   /**
+   * Keep stored conversation turns searchable (`search(..., { episodes })`): each turn is
+   * embedded in the add's one embedding request. Default true; false saves those tokens.
+   */
+  episodes?: boolean;
+  /**
    * Weight of keyword (BM25) relevance next to cosine similarity in search (default
    * `DEFAULT_KEYWORD_WEIGHT`; 0 disables keyword fusion). See {@link Memory.search}.
    */
@@ -140,6 +149,20 @@ export interface MemoryOptions {
  * marginally best); 0.5 keeps semantic similarity in charge with real embedding models.
  */
 export const DEFAULT_KEYWORD_WEIGHT = 0.5;
+
+/** Hybrid relevance in [0, 1]: cosine and normalised keyword relevance, weighted. */
+function hybridScore(cosine: number, keyword: number, weight: number): number {
+  return (Math.max(0, cosine) + weight * keyword) / (1 + weight);
+}
+
+/** Keyword scores divided by the best one, so they fall in [0, 1]. */
+function normaliseKeyword(scores: number[]): (score: number) => number {
+  const best = Math.max(0, ...scores);
+  return (score) => (best > 0 ? score / best : 0);
+}
+
+/** Episodes returned by default, and turns around each matching turn. */
+const DEFAULT_EPISODES = { topK: 3, window: 1 };
 
 /** One `add` after validation: what an outbox entry keeps. */
 interface AddRequest {
@@ -237,6 +260,7 @@ const memoryOptionsSchema = z
       ])
       .optional(),
     keywordWeight: z.number().min(0).max(10).optional(),
+    episodes: z.boolean().optional(),
     profile: z
       .custom<ProfileDefinition>(
         (value) => typeof value === "string" || (typeof value === "object" && value !== null),
@@ -409,6 +433,8 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
   readonly store: MemoryStorage;
   private readonly graphMemory?: GraphMemory;
   private readonly profile?: MemoryProfile;
+  /** The store's episode search, when stored turns are kept searchable. */
+  private readonly episodeStore?: EpisodeStore;
   private readonly embeddings: Embeddings;
   private readonly extractor?: MemoryExtractor;
   private readonly similarMemories: number;
@@ -464,6 +490,14 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
           profile: this.profile,
         })
       : undefined;
+    const episodes = this.store as MemoryStorage & Partial<EpisodeStore>;
+    if (
+      parsed.episodes !== false &&
+      typeof episodes.searchMessages === "function" &&
+      typeof episodes.messageWindows === "function"
+    ) {
+      this.episodeStore = episodes as MemoryStorage & EpisodeStore;
+    }
     this.similarMemories = parsed.similarMemories ?? 10;
     this.contextMessages = parsed.contextMessages ?? 6;
     this.keywordWeight = parsed.keywordWeight ?? DEFAULT_KEYWORD_WEIGHT;
@@ -676,10 +710,18 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
     }
   }
 
-  /** The request's messages as the owner's message log keeps them. */
-  private logged({ owner, conversation, now }: AddRequest): ApplyOptions["messages"] {
+  /** The request's messages as the owner's message log keeps them, with their vectors. */
+  private logged(
+    { owner, conversation, now }: AddRequest,
+    vectors: number[][] = [],
+  ): ApplyOptions["messages"] {
     const createdAt = now.toISOString();
-    return { owner, messages: conversation.map((message) => ({ ...message, createdAt })) };
+    return {
+      owner,
+      messages: conversation.map((message, i) =>
+        vectors[i] ? { ...message, createdAt, embedding: vectors[i] } : { ...message, createdAt },
+      ),
+    };
   }
 
   private newMemory(
@@ -713,7 +755,7 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
       actor: message.role,
     }));
     return this.applyChanges(changes, {
-      messages: this.logged(request),
+      messages: this.logged(request, this.episodeStore ? vectors : []),
       outboxId: attempt.outboxId,
     });
   }
@@ -758,19 +800,24 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
       ...new Set(operations.add.map((text) => wellFormed(text).trim()).filter(Boolean)),
     ];
     const graphPlan = await this.graphMemory?.plan(operations, owner);
-    // One embedding request for new facts, changed facts and new entity names alike.
+    // One embedding request for new facts, changed facts, new entity names and the turns.
+    const unresolved = graphPlan?.unresolved ?? [];
+    const turns = this.episodeStore ? conversation.map((message) => message.content) : [];
     const texts = [
       ...additions,
       ...updates.map(({ text }) => text.trim()),
-      ...(graphPlan?.unresolved ?? []),
+      ...unresolved,
+      ...turns,
     ];
     const vectors = await this.embedDocuments(texts, signal);
+    const entityStart = additions.length + updates.length;
+    const turnStart = entityStart + unresolved.length;
     const graphChanges =
       this.graphMemory && graphPlan
         ? await this.graphMemory.changes(
             operations,
             graphPlan,
-            vectors.slice(additions.length + updates.length),
+            vectors.slice(entityStart, turnStart),
             offeredRelations ?? [],
             owner,
             now.toISOString(),
@@ -808,7 +855,7 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
         ? { ...profile, owner: profileOwner, actor, updatedAt: now.toISOString() }
         : undefined,
       graph: graphChanges.length ? graphChanges : undefined,
-      messages: this.logged(request),
+      messages: this.logged(request, vectors.slice(turnStart)),
       outboxId: attempt.outboxId,
       expectedVersion: { owner, version },
     });
@@ -878,14 +925,14 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
     const similarities = missing.length
       ? await this.store.similarities(vector, missing)
       : new Map<string, number>();
-    const maxKeyword = Math.max(0, ...keyword.map(({ score }) => score));
+    const normalised = normaliseKeyword(keyword.map(({ score }) => score));
     for (const { memory, score } of keyword) {
       const entry = scored.get(memory.id) ?? {
         memory,
         cosine: similarities.get(memory.id) ?? 0,
         keyword: 0,
       };
-      entry.keyword = maxKeyword > 0 ? score / maxKeyword : 0;
+      entry.keyword = normalised(score);
       scored.set(memory.id, entry);
     }
     const day = today();
@@ -894,8 +941,8 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
       .filter(({ cosine }) => options.threshold === undefined || cosine >= options.threshold)
       .filter(({ memory }) => options.showExpired || !isExpired(memory.metadata, day))
       .map(({ memory, cosine, keyword: kw }) => {
-        const rawScore = Math.max(0, cosine) + weight * kw;
-        const score = rawScore / (1 + weight);
+        const score = hybridScore(cosine, kw, weight);
+        const rawScore = score * (1 + weight);
         const details: ScoreDetails = {
           semanticScore: cosine,
           bm25Score: kw,
@@ -926,7 +973,17 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
     const vector = await this.embedQuery(query, parsed.signal);
     parsed.signal?.throwIfAborted();
     const rerank = parsed.rerank === true && this.reranker !== undefined;
-    const [ranked, relations] = await Promise.all([
+    const episodeOptions =
+      parsed.episodes === undefined || parsed.episodes === false
+        ? undefined
+        : { ...DEFAULT_EPISODES, ...(parsed.episodes === true ? {} : parsed.episodes) };
+    if (episodeOptions && !this.episodeStore) {
+      throw new Mem0ConfigError(
+        "search with episodes needs stored turns kept searchable: create the Memory without " +
+          "episodes: false, on a store with episode search (the default SqliteStore has it).",
+      );
+    }
+    const [ranked, relations, episodes] = await Promise.all([
       this.rank(vector, query, owner, {
         topK: rerank ? Math.min(Math.max(topK * 3, 30), 100) : topK,
         filters: filter,
@@ -937,12 +994,79 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
         asOf,
         includeInvalid: parsed.includeInvalid,
       }),
+      episodeOptions && this.searchEpisodes(vector, query, owner, episodeOptions),
     ]);
     const items = ranked.map(({ memory, score, details }) =>
       parsed.explain ? { ...toItem(memory, score), score_details: details } : toItem(memory, score),
     );
     const results = rerank ? await this.rerank(query, items, topK) : items;
-    return relations ? { results, relations } : { results };
+    const found: SearchResult = relations ? { results, relations } : { results };
+    if (episodes) found.episodes = episodes;
+    return found;
+  }
+
+  /**
+   * Stored turns relevant to the query inside the scope, ranked like memories (hybrid cosine
+   * and keyword score), each with `window` turns of the same owner before and after; windows
+   * that share a turn become one episode. Best episode first.
+   */
+  private async searchEpisodes(
+    vector: number[],
+    query: string,
+    scope: MemoryScope,
+    options: Required<EpisodeSearchOptions>,
+  ): Promise<Episode[]> {
+    const store = this.episodeStore!;
+    const matches = await store.searchMessages(vector, query, scope, {
+      topK: Math.max(options.topK * 4, 20),
+    });
+    const normalised = normaliseKeyword(matches.map(({ keyword }) => keyword));
+    const hits = matches
+      .map(({ message, cosine, keyword }) => ({
+        message,
+        score: hybridScore(cosine, normalised(keyword), this.keywordWeight),
+      }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, options.topK);
+    const windows = await store.messageWindows(
+      hits.map(({ message }) => message.id),
+      options.window,
+    );
+    // Merged groups: every turn id points to its group, so overlapping windows meet.
+    const groups: { turns: Map<string, LoggedMessage>; matches: Set<string>; score: number }[] = [];
+    const groupOf = new Map<string, (typeof groups)[number]>();
+    hits.forEach(({ message, score }, i) => {
+      const window = windows[i].length > 0 ? windows[i] : [message];
+      const overlapping = [...new Set(window.map(({ id }) => groupOf.get(id)).filter(Boolean))];
+      const group = overlapping[0] ?? { turns: new Map(), matches: new Set(), score };
+      if (!overlapping[0]) groups.push(group);
+      for (const other of overlapping.slice(1)) {
+        other!.turns.forEach((turn, id) => group.turns.set(id, turn));
+        other!.matches.forEach((id) => group.matches.add(id));
+        groups.splice(groups.indexOf(other!), 1);
+      }
+      for (const turn of window) group.turns.set(turn.id, turn);
+      group.matches.add(message.id);
+      group.score = Math.max(group.score, score);
+      for (const id of group.turns.keys()) groupOf.set(id, group!);
+    });
+    return groups.map(({ turns, matches, score }) => {
+      const ordered = [...turns.values()].sort((a, b) => Number(a.id) - Number(b.id));
+      const episode: Episode = {
+        score,
+        messages: ordered.map((turn) => ({
+          role: turn.role,
+          content: turn.content,
+          createdAt: turn.createdAt,
+          match: matches.has(turn.id),
+        })),
+      };
+      const first = ordered[0];
+      if (first?.userId !== undefined) episode.user_id = first.userId;
+      if (first?.agentId !== undefined) episode.agent_id = first.agentId;
+      if (first?.runId !== undefined) episode.run_id = first.runId;
+      return episode;
+    });
   }
 
   /**

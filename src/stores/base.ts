@@ -55,6 +55,8 @@ export interface StoredMessage {
   role: string;
   content: string;
   createdAt: string;
+  /** Embedding of the content, written so the turn can be recalled (`EpisodeStore`). */
+  embedding?: number[];
 }
 
 /** One change inside an atomic write. */
@@ -332,4 +334,41 @@ export interface ProfileWrite {
 export interface ProfileStore {
   /** The profile owned by exactly this owner, if any. */
   getProfile(owner: MemoryScope): Promise<StoredProfile | undefined>;
+}
+
+/** A logged message with its place in its owner's log. */
+export interface LoggedMessage extends StoredMessage {
+  /** Position in the store's log; increases along each owner's conversation. */
+  id: string;
+  userId?: string;
+  agentId?: string;
+  runId?: string;
+}
+
+/** A logged message scored against a search (the engine fuses the two scores). */
+export interface MessageMatch {
+  message: LoggedMessage;
+  /** Cosine similarity of the query vector and the message (0 when it has no vector). */
+  cosine: number;
+  /** Keyword (BM25) relevance among the scope's messages; 0 when no query word occurs. */
+  keyword: number;
+}
+
+/** Search over the logged conversation turns (episode recall). */
+export interface EpisodeStore {
+  /**
+   * The scope's messages (every owner visible from it, as for memories) that match the
+   * vector or the query's words: the `topK` best by cosine and the `topK` best by keyword.
+   */
+  searchMessages(
+    vector: number[],
+    query: string,
+    scope: MemoryScope,
+    options: { topK: number },
+  ): Promise<MessageMatch[]>;
+  /**
+   * For each message id, the messages of the same owner from `window` before it to `window`
+   * after it, oldest first.
+   */
+  messageWindows(ids: string[], window: number): Promise<LoggedMessage[][]>;
 }

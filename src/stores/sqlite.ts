@@ -16,6 +16,7 @@ import type {
   ApplyOptions,
   EdgeValidity,
   EntityMatch,
+  EpisodeStore,
   GraphChange,
   GraphEdge,
   GraphEntity,
@@ -24,8 +25,10 @@ import type {
   HistoryStore,
   ListOptions,
   ListPage,
+  LoggedMessage,
   MemoryChange,
   MemoryStore,
+  MessageMatch,
   MessageStore,
   OutboxEntry,
   OutboxStore,
@@ -41,6 +44,7 @@ import { loadSqliteDriver } from "./sqlite_driver.js";
 import { GRAPH_MIGRATION_SQL, SqliteGraph } from "./sqlite_graph.js";
 import { OUTBOX_MIGRATION_SQL, SqliteOutbox } from "./sqlite_outbox.js";
 import { PROFILE_MIGRATION_SQL, SqliteProfiles } from "./sqlite_profiles.js";
+import { EPISODE_MIGRATION_SQL, SqliteEpisodes } from "./sqlite_episodes.js";
 import {
   blobToVector,
   normalizeVector,
@@ -185,6 +189,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     description: "profiles (working memory), versions in history",
     sql: PROFILE_MIGRATION_SQL,
+  },
+  {
+    version: 6,
+    description: "episode recall: a vector per logged message",
+    sql: EPISODE_MIGRATION_SQL,
   },
 ];
 
@@ -377,7 +386,14 @@ type CacheOp =
  * date by this instance's writes and dropped when another connection writes the file.
  */
 export class SqliteStore
-  implements MemoryStore, HistoryStore, MessageStore, GraphStore, OutboxStore, ProfileStore
+  implements
+    MemoryStore,
+    HistoryStore,
+    MessageStore,
+    GraphStore,
+    OutboxStore,
+    ProfileStore,
+    EpisodeStore
 {
   /** The file path (or `":memory:"`). */
   readonly path: string;
@@ -392,6 +408,7 @@ export class SqliteStore
   private readonly graph: SqliteGraph;
   private readonly outbox: SqliteOutbox;
   private readonly profiles: SqliteProfiles;
+  private readonly episodes: SqliteEpisodes;
 
   constructor(options: SqliteStoreOptions = {}) {
     this.path = options.path ?? DEFAULT_SQLITE_PATH;
@@ -436,6 +453,12 @@ export class SqliteStore
         scopeCondition: (scope) => scopeCondition(scope),
         scoped: (kind, mask, build) => this.scoped(kind, mask, build),
         addHistory: (...entry) => this.addHistory(...entry),
+      });
+      this.episodes = new SqliteEpisodes({
+        db: this.db,
+        scopeCondition: (scope) => scopeCondition(scope),
+        scoped: (kind, mask, build) => this.scoped(kind, mask, build),
+        queryWords: ftsPhrases,
       });
     } catch (error) {
       this.db.close();
@@ -1106,6 +1129,24 @@ export class SqliteStore
     return this.profiles.get(owner);
   }
 
+  // ---------------------------------------------------------------- EpisodeStore (sqlite_episodes.ts)
+
+  async searchMessages(
+    vector: number[],
+    query: string,
+    scope: MemoryScope,
+    options: { topK: number },
+  ): Promise<MessageMatch[]> {
+    const queryScope = this.checkSearch(scope, options);
+    if (options.topK === 0) return [];
+    return this.episodes.search(vector, String(query ?? ""), queryScope, options.topK);
+  }
+
+  async messageWindows(ids: string[], window: number): Promise<LoggedMessage[][]> {
+    this.assertOpen();
+    return this.episodes.windows(ids, window);
+  }
+
   // ---------------------------------------------------------------- HistoryStore
 
   async history(memoryId: string): Promise<HistoryEntry[]> {
@@ -1134,7 +1175,7 @@ export class SqliteStore
   private insertMessages(owner: MemoryScope, messages: StoredMessage[]): void {
     const key = scopeKey(owner);
     for (const message of messages) {
-      this.stmt.messageInsert.run(
+      const { lastInsertRowid } = this.stmt.messageInsert.run(
         key,
         owner.userId ?? null,
         owner.agentId ?? null,
@@ -1143,6 +1184,7 @@ export class SqliteStore
         message.content,
         message.createdAt ?? new Date().toISOString(),
       );
+      if (message.embedding) this.episodes.setEmbedding(lastInsertRowid, message.embedding);
     }
   }
 
