@@ -26,8 +26,22 @@ export default tseslint.config(
     files: ["**/*.cjs"],
     languageOptions: {
       sourceType: "commonjs",
-      globals: { require: "readonly", module: "writable" },
+      globals: { require: "readonly", module: "writable", fetch: "readonly" },
     },
     rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
+  {
+    // The inspector page's script runs in the browser, loaded as a classic script.
+    files: ["src/server/inspector/**/*.js"],
+    languageOptions: {
+      sourceType: "script",
+      globals: {
+        document: "readonly",
+        fetch: "readonly",
+        location: "readonly",
+        sessionStorage: "readonly",
+        URLSearchParams: "readonly",
+      },
+    },
   },
 );

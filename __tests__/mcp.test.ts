@@ -53,11 +53,15 @@ function configFile(dbFile: string): string {
   return file;
 }
 
-/** The command that starts the standalone bin from the sources. */
-function binCommand(args: string[]) {
+/**
+ * The command that starts the standalone bin from the sources; with `viaCli`, the same
+ * server as `langchain-mem0 mcp ...`.
+ */
+function binCommand(args: string[], viaCli = false) {
+  const entry = viaCli ? ["src/cli/bin.ts", "mcp"] : ["src/bin/mcp.ts"];
   return {
     command: process.execPath,
-    args: ["--import", "tsx", path.join(repoRoot, "src/bin/mcp.ts"), ...args],
+    args: ["--import", "tsx", path.join(repoRoot, entry[0]), ...entry.slice(1), ...args],
     cwd: repoRoot,
     env: { ...childEnv, MEM0_TELEMETRY: "false" },
     stderr: "pipe" as const,
@@ -160,6 +164,28 @@ describe("MCP server over stdio", () => {
     ]);
     expect((await reopened.getAll({ userId: "alice" })).results).toEqual([]);
     await reopened.close();
+  });
+
+  it("runs as `langchain-mem0 mcp` with the store and scope options of the CLI", async () => {
+    const { file, bobId } = await storeWithBob();
+    const client = new Client({ name: "test-client", version: "1.0.0" });
+    await client.connect(
+      new StdioClientTransport(
+        binCommand(["--store", file, "--embedder", "hash", "--user", "bob", "--no-infer"], true),
+      ),
+    );
+    try {
+      const listed = parsed(await client.callTool({ name: "list_memories", arguments: {} }));
+      expect(listed.results.map((item: { id: string }) => item.id)).toEqual([bobId]);
+      const added = parsed(
+        await client.callTool({ name: "add_memory", arguments: { text: "Bob rows at dawn" } }),
+      );
+      expect(added.results.map((event: { memory: string }) => event.memory)).toEqual([
+        "Bob rows at dawn",
+      ]);
+    } finally {
+      await client.close();
+    }
   });
 
   it("refuses to start on stdio without a scope", async () => {

@@ -64,11 +64,13 @@ const ENTRY_POINTS = [
   },
   {
     specifier: "langchain-mem0/testing",
-    expected: ["FakeOpenAIServer", "HashEmbeddings", "hashEmbedding"],
+    expected: ["FakeOpenAIServer", "FakeMem0Platform", "HashEmbeddings", "hashEmbedding"],
   },
   { specifier: "langchain-mem0/agents", expected: ["mem0Middleware", "mem0ContextSchema"] },
   { specifier: "langchain-mem0/langgraph", expected: ["Mem0Store"] },
   { specifier: "langchain-mem0/mcp", expected: ["createMcpServer", "startMcpServer"] },
+  { specifier: "langchain-mem0/server", expected: ["createMem0App", "startMem0Server"] },
+  { specifier: "langchain-mem0/cli", expected: ["createProgram", "run", "EXIT"] },
 ];
 
 /** Packages the root entry must not load: they are optional peers of the subpath entries. */

@@ -60,3 +60,34 @@ export class Mem0TimeoutError extends Mem0Error {}
  * bundle). The message says how to fix it; `cause` holds the loader's error.
  */
 export class SqliteUnavailableError extends Mem0ConfigError {}
+
+/**
+ * A request to a memory service (the hosted Mem0 platform) failed. `status` is the HTTP status
+ * (absent when no response arrived), `serverMessage` what the server said, `retryAfterMs` its
+ * `Retry-After` when it sent one. Never carries the API key.
+ */
+export class Mem0APIError extends Mem0Error {
+  readonly status?: number;
+  readonly serverMessage?: string;
+  readonly retryAfterMs?: number;
+  /** `METHOD /path` of the failed request (without the query string, which may hold ids). */
+  readonly request: string;
+
+  constructor(
+    message: string,
+    details: { status?: number; serverMessage?: string; retryAfterMs?: number; request: string },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.status = details.status;
+    this.serverMessage = details.serverMessage;
+    this.retryAfterMs = details.retryAfterMs;
+    this.request = details.request;
+  }
+}
+
+/** The memory service refused the API key (401 / 403). */
+export class Mem0AuthenticationError extends Mem0APIError {}
+
+/** The memory service kept answering 429 after the retries; `retryAfterMs` says when to retry. */
+export class Mem0RateLimitError extends Mem0APIError {}

@@ -87,6 +87,32 @@ export {
   type MemoryOptions,
   type MemoryStorage,
 } from "./backends/memory.js";
+export {
+  Chat,
+  Completions,
+  Mem0,
+  type ChatModelFactory,
+  type CompletionRequestOptions,
+  type CompletionTrace,
+  type Mem0Options,
+} from "./facade/mem0.js";
+export type { Mem0CompletionParams } from "./facade/params.js";
+export type {
+  ChatCompletion,
+  ChatCompletionChoice,
+  ChatCompletionChunk,
+  ChatCompletionChunkDelta,
+  ChatCompletionContentPart,
+  ChatCompletionMessageParam,
+  ChatCompletionMessageToolCall,
+  CompletionUsage,
+} from "./facade/openai_format.js";
+export {
+  DEFAULT_MEM0_HOST,
+  MemoryClient,
+  type MemoryClientOptions,
+  type PlatformAddResult,
+} from "./backends/client.js";
 export { DEFAULT_EXTRACTION_PROMPT } from "./backends/extraction.js";
 export type { GraphMemory, GraphOptions } from "./backends/graph.js";
 export type {

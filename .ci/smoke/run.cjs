@@ -4,7 +4,10 @@
 const nativeModuleLoaded = () =>
   Object.keys(require.cache).some((file) => /[\\/]better-sqlite3[\\/]/.test(file));
 
-module.exports = async function smoke(format, { Mem0ChatModel, Memory, testing, ChatOpenAI }) {
+module.exports = async function smoke(
+  format,
+  { Mem0, Mem0ChatModel, Memory, testing, ChatOpenAI, server: serverEntry, cli },
+) {
   if (nativeModuleLoaded()) throw new Error("importing langchain-mem0 loaded better-sqlite3");
   const server = await testing.FakeOpenAIServer.start();
   server.setHandler(testing.createDemoHandler());
@@ -25,7 +28,24 @@ module.exports = async function smoke(format, { Mem0ChatModel, Memory, testing, 
     await model.invoke("What should I cook tonight?");
     const prompt = server.chatRequests.at(-1).lastUserText;
     if (!prompt.includes("vegetarian")) throw new Error(`no memory in the prompt: ${prompt}`);
-    console.log(`smoke ok (${format}): ${found.results.length} memories, injected into the prompt`);
+    // The server entry: the OpenAI-compatible endpoint and the inspector over the same memory.
+    const running = await serverEntry.startMem0Server({ mem0: new Mem0({ memory }), port: 0 });
+    const health = await (await fetch(`${running.url}/healthz`)).json();
+    const page = await (await fetch(`${running.url}/`)).text();
+    const listed = await (await fetch(`${running.url}/v1/memories?user_id=alice`)).json();
+    await running.close();
+    if (
+      health.status !== "ok" ||
+      !page.includes("Memory inspector") ||
+      listed.results.length === 0
+    ) {
+      throw new Error("the server entry does not serve health, the inspector or the memories");
+    }
+    if (typeof cli.createProgram !== "function")
+      throw new Error("the cli entry has no createProgram");
+    console.log(
+      `smoke ok (${format}): ${found.results.length} memories, injected into the prompt; server and cli entries work`,
+    );
   } finally {
     await model.close();
     await memory.close();

@@ -225,7 +225,7 @@ function isModuleNotFound(error: unknown, names: string[]): boolean {
  * Imports an optional package; a missing one becomes a `Mem0ConfigError` with the npm command
  * that installs it.
  */
-async function importOptional(specifier: string, packages: string[], purpose: string) {
+export async function importOptional(specifier: string, packages: string[], purpose: string) {
   try {
     return (await import(specifier)) as Settings;
   } catch (error) {

@@ -289,7 +289,8 @@ const memoryOptionsSchema = z
   .strict();
 
 /** Normalised text hash: the same fact written with other spacing or case is a duplicate. */
-function factHash(text: string): string {
+/** The content hash of a memory text (MD5 of the normalised text; unique per owner). */
+export function factHash(text: string): string {
   return createHash("md5").update(text.trim().replace(/\s+/g, " ").toLowerCase()).digest("hex");
 }
 
@@ -417,7 +418,8 @@ function scopeOptionName(key: string): string {
   return key.replace(/_(\w)/g, (_, letter: string) => letter.toUpperCase());
 }
 
-function embedderName(embeddings: Embeddings): string {
+/** How a store records an embedder: `Class:model`. */
+export function embedderName(embeddings: Embeddings): string {
   const named = embeddings as unknown as { model?: unknown; modelName?: unknown };
   const model = typeof named.model === "string" ? named.model : named.modelName;
   return `${embeddings.constructor.name}:${typeof model === "string" ? model : "default"}`;

@@ -609,6 +609,17 @@ export class SqliteStore
 
   // ---------------------------------------------------------------- MemoryStore
 
+  /**
+   * The embedder the store was built with (`Class:model` and dimensions), or `undefined`
+   * before the first vector; for tools that must open a store with the right embedder.
+   */
+  async recordedEmbedder(): Promise<{ model?: string; dimensions?: number } | undefined> {
+    this.assertOpen();
+    const model = this.stmt.metaGet.get(META_MODEL) as string | undefined;
+    const dimensions = this.recordedDimensions();
+    return model === undefined && dimensions === undefined ? undefined : { model, dimensions };
+  }
+
   async ensureEmbedder(model: string, dimensions: number): Promise<void> {
     this.assertOpen();
     if (!Number.isInteger(dimensions) || dimensions <= 0) {
@@ -791,6 +802,17 @@ export class SqliteStore
       }
     }
     return result;
+  }
+
+  /** The stored vectors of the given memories (unit length), for export. */
+  async embeddings(ids: string[]): Promise<Map<string, number[]>> {
+    this.assertOpen();
+    if (ids.length === 0) return new Map();
+    const rows = this.stmt.embeddingsByIds.all(JSON.stringify([...new Set(ids)])) as {
+      id: string;
+      embedding: Buffer;
+    }[];
+    return new Map(rows.map((row) => [row.id, Array.from(blobToVector(row.embedding))]));
   }
 
   async get(id: string): Promise<StoredMemory | undefined> {

@@ -15,3 +15,10 @@ export {
 } from "./server.js";
 export { createDemoHandler } from "./demo.js";
 export { parseExtractionInput, type ParsedExtractionInput } from "./extraction_input.js";
+export {
+  FakeMem0Platform,
+  type FakeMem0Fault,
+  type FakeMem0Memory,
+  type FakeMem0PlatformOptions,
+  type FakeMem0Request,
+} from "./platform_server.js";
