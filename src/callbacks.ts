@@ -3,6 +3,7 @@ import type { BaseRunManager, CallbackManagerForChainRun } from "@langchain/core
 import type { Serialized } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import type { ChatGeneration, LLMResult } from "@langchain/core/outputs";
+import { z } from "zod";
 import {
   isDurableBackend,
   type AddResult,
@@ -10,7 +11,7 @@ import {
   type MemoryMetadata,
 } from "./backends/base.js";
 import { MemoryOperationError } from "./errors.js";
-import { consoleLogger, type Mem0Logger } from "./logger.js";
+import { consoleLogger, loggerSchema, type Mem0Logger } from "./logger.js";
 import { messageRole, messageText } from "./messages.js";
 import { mergeScopes, requireScope, scopeFromRecord, scopeKey, type MemoryScope } from "./scope.js";
 import type { MemoryErrorContext } from "./recall.js";
@@ -328,6 +329,21 @@ export interface MemoryStorageOptions {
   /** Where warnings go when no `onError` is given (default `console.warn`). */
   logger?: Mem0Logger;
 }
+
+/** Checks the {@link MemoryStorageOptions} of a front door (`onError` / `onMemoryError` are recall's). */
+export const storageOptionsShape = {
+  memoryMetadata: z.record(z.string(), z.unknown()).optional(),
+  store: z.enum(["background", "await", "off"]).optional(),
+  infer: z.boolean().optional(),
+  writeQueue: z.object({ timeoutMs: z.number().positive().optional() }).strict().optional(),
+  handler: z
+    .custom<Mem0MemoryCallbackHandler>(
+      (value) => value instanceof Mem0MemoryCallbackHandler,
+      "must be the handler of another Mem0ChatModel (model.handler)",
+    )
+    .optional(),
+  logger: loggerSchema.optional(),
+};
 
 /** The storage handler the options describe: `handler`, a new one, or none for `store: "off"`. */
 export function storageHandler(

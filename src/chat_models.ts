@@ -36,15 +36,20 @@ import type { MemoryBackend, MemoryMetadata } from "./backends/base.js";
 import {
   Mem0MemoryCallbackHandler,
   storageHandler,
+  storageOptionsShape,
   type MemoryStorageOptions,
   type StoreMode,
 } from "./callbacks.js";
 import { parseOptions } from "./backends/options.js";
 import { Mem0ClosedError, Mem0ConfigError } from "./errors.js";
-import type { Mem0Logger } from "./logger.js";
 import { MemoryToolkit } from "./memory_toolkit.js";
 import { MemoryRecall, recallOptionsShape, type MemoryRecallOptions } from "./recall.js";
-import { createMemoryTools, MEMORY_TOOL_NAMES, type MemoryToolsOptions } from "./tools.js";
+import {
+  createMemoryTools,
+  memoryToolsShape,
+  scopeFieldsShape,
+  type MemoryToolsOptions,
+} from "./tools.js";
 import { mergeScopes, requireScope, scopeFromRecord, type MemoryScope } from "./scope.js";
 import { validateFilter, type MetadataFilter } from "./stores/filters.js";
 import { countUsageOnce } from "./usage.js";
@@ -111,36 +116,13 @@ interface InternalFields extends Mem0ChatModelFields {
 /** The wrapper's own settings, checked at construction (the inner model checks its own). */
 const fieldsSchema = z.object({
   ...recallOptionsShape,
-  userId: z.string().trim().min(1).optional(),
-  agentId: z.string().trim().min(1).optional(),
-  runId: z.string().trim().min(1).optional(),
-  store: z.enum(["background", "await", "off"]).optional(),
-  infer: z.boolean().optional(),
-  memoryMetadata: z.record(z.string(), z.unknown()).optional(),
+  ...scopeFieldsShape,
+  ...storageOptionsShape,
   memoryTools: z
     .union([
       z.boolean(),
-      z.object({
-        include: z.array(z.enum(MEMORY_TOOL_NAMES)).min(1).optional(),
-        topK: z.number().int().min(1).max(100).optional(),
-        infer: z.boolean().optional(),
-        memoryMetadata: z.record(z.string(), z.unknown()).optional(),
-        maxRounds: z.number().int().min(1).max(20).optional(),
-      }),
+      z.object({ ...memoryToolsShape, maxRounds: z.number().int().min(1).max(20).optional() }),
     ])
-    .optional(),
-  writeQueue: z.object({ timeoutMs: z.number().positive().optional() }).strict().optional(),
-  handler: z
-    .custom<Mem0MemoryCallbackHandler>(
-      (value) => value instanceof Mem0MemoryCallbackHandler,
-      "must be the handler of another Mem0ChatModel (model.handler)",
-    )
-    .optional(),
-  logger: z
-    .custom<Mem0Logger>(
-      (value) => typeof (value as Mem0Logger | undefined)?.warn === "function",
-      "must have a warn(message) method",
-    )
     .optional(),
 });
 
@@ -606,15 +588,11 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     for (let round = 1; ; round++) {
       const message = await this.model.invoke(conversation, innerOptions);
       usage = addUsage(usage, message.usage_metadata);
-      const memoryCalls = tools.memoryCalls(message);
-      const last = memoryCalls.length === 0 || round >= tools.maxRounds;
-      const results = last
-        ? []
-        : await tools.run(memoryCalls, scope, {
-            signal: innerOptions.signal,
-            callbacks: toolCallbacks,
-          });
-      if (last || tools.otherCalls(message).length > 0) {
+      const results = await tools.endRound(message, round, scope, {
+        signal: innerOptions.signal,
+        callbacks: toolCallbacks,
+      });
+      if (!results) {
         const answer = tools.strip(message);
         answer.usage_metadata = usage;
         return answer;
@@ -690,15 +668,11 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
           await reportToken(chunk);
         }
         if (!tools || !aggregate) break;
-        const memoryCalls = tools.memoryCalls(aggregate);
-        const last = memoryCalls.length === 0 || round >= tools.maxRounds;
-        const results = last
-          ? []
-          : await tools.run(memoryCalls, scope, {
-              signal: innerOptions.signal,
-              callbacks: toolCallbacks,
-            });
-        if (last || tools.otherCalls(aggregate).length > 0) {
+        const results = await tools.endRound(aggregate, round, scope, {
+          signal: innerOptions.signal,
+          callbacks: toolCallbacks,
+        });
+        if (!results) {
           const calls = tools.otherCallsChunk(aggregate);
           if (calls) {
             const chunk = generationChunk(calls);

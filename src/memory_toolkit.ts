@@ -69,6 +69,24 @@ export class MemoryToolkit {
   }
 
   /**
+   * Ends a round of model calls: runs its memory tool calls unless this was the last round.
+   * Resolves with the tool results the next round adds after the message, or `undefined` when
+   * the message is the answer (no memory calls, the last round, or the caller's own tool calls
+   * waiting for the caller).
+   */
+  async endRound(
+    message: AIMessageChunk,
+    round: number,
+    scope: MemoryScope,
+    options: { signal?: AbortSignal; callbacks?: CallbackManager },
+  ): Promise<ToolMessage[] | undefined> {
+    const memoryCalls = this.memoryCalls(message);
+    const last = memoryCalls.length === 0 || round >= this.maxRounds;
+    const results = last ? [] : await this.run(memoryCalls, scope, options);
+    return last || this.otherCalls(message).length > 0 ? undefined : results;
+  }
+
+  /**
    * Runs memory tool calls for the call's scope (passed as `configurable`, so the model's
    * arguments cannot change it). A failing call becomes an error result the model can read.
    */

@@ -47,15 +47,22 @@ export interface MemoryToolsOptions {
   writeQueue?: WriteQueueOptions;
 }
 
-const optionsSchema = z.object({
-  userId: z.string().trim().min(1).optional(),
-  agentId: z.string().trim().min(1).optional(),
-  runId: z.string().trim().min(1).optional(),
+/** Checks the tool choices, shared by every front door with a `memoryTools` option. */
+export const memoryToolsShape = {
   include: z.array(z.enum(MEMORY_TOOL_NAMES)).min(1).optional(),
   topK: z.number().int().min(1).max(100).optional(),
   infer: z.boolean().optional(),
   memoryMetadata: z.record(z.string(), z.unknown()).optional(),
-});
+};
+
+/** Checks owner ids given in code (`userId`, `agentId`, `runId`). */
+export const scopeFieldsShape = {
+  userId: z.string().trim().min(1).optional(),
+  agentId: z.string().trim().min(1).optional(),
+  runId: z.string().trim().min(1).optional(),
+};
+
+const optionsSchema = z.object({ ...scopeFieldsShape, ...memoryToolsShape });
 
 const MISSING_SCOPE_HINT =
   "The memory tools need a memory scope. Fix it in code, never through tool arguments: " +

@@ -248,6 +248,16 @@ interface UniversalModule {
   MODEL_PROVIDER_CONFIG: Record<string, { package: string; className: string }>;
 }
 
+/** LangChain's `initChatModel` for a model string such as `"openai:gpt-4o-mini"`. */
+export async function initChatModel(model: string, fields: Settings = {}): Promise<BaseChatModel> {
+  const universal = (await importOptional(
+    "langchain/chat_models/universal",
+    ["langchain"],
+    `model "${model}"`,
+  )) as unknown as UniversalModule;
+  return universal.initChatModel(model, fields);
+}
+
 /** The chat model of an `llm` section (default: OpenAI). */
 export async function createChatModel(spec: LlmSection | undefined): Promise<BaseChatModel> {
   const provider = spec?.provider ?? "openai";

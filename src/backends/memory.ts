@@ -16,7 +16,7 @@ import {
   StaleWriteError,
 } from "../errors.js";
 import { KeyedLock } from "../keyed_lock.js";
-import { consoleLogger, type Mem0Logger } from "../logger.js";
+import { consoleLogger, loggerSchema, type Mem0Logger } from "../logger.js";
 import {
   toBaseMessages,
   toConversation,
@@ -274,12 +274,7 @@ const memoryOptionsSchema = z
         "must be a LangChain document compressor (BaseDocumentCompressor), e.g. new CohereRerank()",
       )
       .optional(),
-    logger: z
-      .custom<Mem0Logger>(
-        (value) => typeof (value as Mem0Logger | undefined)?.warn === "function",
-        "must have a warn(message) method",
-      )
-      .optional(),
+    logger: loggerSchema.optional(),
     writeTimeoutMs: z.number().int().positive().optional(),
     maxAttempts: z.number().int().positive().optional(),
     recoverOnOpen: z.boolean().optional(),

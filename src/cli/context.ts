@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Embeddings } from "@langchain/core/embeddings";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { MemoryConfig } from "../backends/config.js";
-import { importOptional } from "../backends/config_models.js";
+import { importOptional, initChatModel } from "../backends/config_models.js";
 import { resolveMemoryConfig } from "../backends/config.js";
 import { Memory } from "../backends/memory.js";
 import { HashEmbeddings } from "../embeddings/hash.js";
@@ -127,13 +127,6 @@ export async function createChatModel(
   model: string,
   fields: Record<string, unknown> = {},
 ): Promise<BaseChatModel> {
-  const universal = (await importOptional(
-    "langchain/chat_models/universal",
-    ["langchain"],
-    `model "${model}"`,
-  )) as {
-    initChatModel: (model: string, fields: Record<string, unknown>) => Promise<BaseChatModel>;
-  };
   const extra: Record<string, unknown> = {};
   // A local OpenAI-compatible server needs no key, but the client insists on one.
   if (
@@ -143,7 +136,7 @@ export async function createChatModel(
   ) {
     extra.apiKey = "not-needed";
   }
-  return universal.initChatModel(model, { ...extra, ...fields });
+  return initChatModel(model, { ...extra, ...fields });
 }
 
 /**

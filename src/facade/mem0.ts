@@ -11,7 +11,7 @@ import {
 import type { MemoryBackend } from "../backends/base.js";
 import { MemoryClient } from "../backends/client.js";
 import type { MemoryConfig } from "../backends/config.js";
-import { importOptional } from "../backends/config_models.js";
+import { initChatModel } from "../backends/config_models.js";
 import { Memory } from "../backends/memory.js";
 import { Mem0MemoryCallbackHandler, type MemoryWriteFailure } from "../callbacks.js";
 import { Mem0ChatModel } from "../chat_models.js";
@@ -105,17 +105,6 @@ class TraceHandler extends BaseCallbackHandler {
       content: contentText(message.content),
     }));
   }
-}
-
-async function initChatModel(model: string, fields: Record<string, unknown>) {
-  const universal = (await importOptional(
-    "langchain/chat_models/universal",
-    ["langchain"],
-    `model "${model}"`,
-  )) as {
-    initChatModel: (model: string, fields: Record<string, unknown>) => Promise<BaseChatModel>;
-  };
-  return universal.initChatModel(model, fields);
 }
 
 /** `mem0.chat.completions`: OpenAI's `create`, with memory. */

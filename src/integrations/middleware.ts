@@ -12,6 +12,7 @@ import { parseOptions } from "../backends/options.js";
 import {
   newTurn,
   storageHandler,
+  storageOptionsShape,
   type Mem0MemoryCallbackHandler,
   type MemoryStorageOptions,
 } from "../callbacks.js";
@@ -20,7 +21,12 @@ import { messageRole } from "../messages.js";
 import { MemoryRecall, recallOptionsShape, type MemoryRecallOptions } from "../recall.js";
 import { requireScope, runScope, scopeFromRecord, type MemoryScope } from "../scope.js";
 import { validateFilter } from "../stores/filters.js";
-import { createMemoryTools, MEMORY_TOOL_NAMES, type MemoryToolsOptions } from "../tools.js";
+import {
+  createMemoryTools,
+  memoryToolsShape,
+  scopeFieldsShape,
+  type MemoryToolsOptions,
+} from "../tools.js";
 import type { FlushOptions } from "../write_queue.js";
 
 /**
@@ -63,24 +69,10 @@ export interface Mem0MiddlewareOptions extends MemoryRecallOptions, MemoryStorag
 
 const optionsSchema = z.object({
   ...recallOptionsShape,
-  userId: z.string().trim().min(1).optional(),
-  agentId: z.string().trim().min(1).optional(),
-  runId: z.string().trim().min(1).optional(),
-  store: z.enum(["background", "await", "off"]).optional(),
-  infer: z.boolean().optional(),
-  memoryMetadata: z.record(z.string(), z.unknown()).optional(),
+  ...scopeFieldsShape,
+  ...storageOptionsShape,
   storeOn: z.enum(["agent_turn", "model_call"]).optional(),
-  memoryTools: z
-    .union([
-      z.boolean(),
-      z.object({
-        include: z.array(z.enum(MEMORY_TOOL_NAMES)).min(1).optional(),
-        topK: z.number().int().min(1).max(100).optional(),
-        infer: z.boolean().optional(),
-        memoryMetadata: z.record(z.string(), z.unknown()).optional(),
-      }),
-    ])
-    .optional(),
+  memoryTools: z.union([z.boolean(), z.object(memoryToolsShape)]).optional(),
   name: z.string().min(1).optional(),
 });
 
