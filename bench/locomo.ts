@@ -158,7 +158,9 @@ async function evaluate(
     const ranked = hits.map(
       (hit) =>
         new Set(
-          hit.text.split(EPISODE_SEPARATOR).flatMap((text) => [...(byText.get(textKey(text)) ?? [])]),
+          hit.text
+            .split(EPISODE_SEPARATOR)
+            .flatMap((text) => [...(byText.get(textKey(text)) ?? [])]),
         ),
     );
     scored.push({ category: question.category, scores: score(ranked, question.evidence) });

@@ -299,24 +299,27 @@ function toItem(memory: StoredMemory, score?: number): MemoryItem {
     updatedAt: memory.updatedAt,
   };
   if (score !== undefined) item.score = score;
-  if (memory.userId !== undefined) item.user_id = memory.userId;
-  if (memory.agentId !== undefined) item.agent_id = memory.agentId;
-  if (memory.runId !== undefined) item.run_id = memory.runId;
-  return item;
+  return { ...item, ...ownerFields(memory) };
+}
+
+/** The owner ids of a scope in mem0ai's snake case, absent ids left out. */
+function ownerFields(scope: MemoryScope): Pick<MemoryItem, "user_id" | "agent_id" | "run_id"> {
+  const fields: Pick<MemoryItem, "user_id" | "agent_id" | "run_id"> = {};
+  if (scope.userId !== undefined) fields.user_id = scope.userId;
+  if (scope.agentId !== undefined) fields.agent_id = scope.agentId;
+  if (scope.runId !== undefined) fields.run_id = scope.runId;
+  return fields;
 }
 
 function toProfileRecord(stored: StoredProfile, profile: ProfileValue): ProfileRecord {
-  const record: ProfileRecord = {
+  return {
     id: stored.id,
     profile,
     version: stored.version,
     createdAt: stored.createdAt,
     updatedAt: stored.updatedAt,
+    ...ownerFields(stored),
   };
-  if (stored.userId !== undefined) record.user_id = stored.userId;
-  if (stored.agentId !== undefined) record.agent_id = stored.agentId;
-  if (stored.runId !== undefined) record.run_id = stored.runId;
-  return record;
 }
 
 function toHistoryEntry(entry: HistoryEntry): MemoryHistoryEntry {
@@ -1058,11 +1061,7 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
           match: matches.has(turn.id),
         })),
       };
-      const first = ordered[0];
-      if (first?.userId !== undefined) episode.user_id = first.userId;
-      if (first?.agentId !== undefined) episode.agent_id = first.agentId;
-      if (first?.runId !== undefined) episode.run_id = first.runId;
-      return episode;
+      return { ...episode, ...ownerFields(ordered[0]) };
     });
   }
 

@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import type { MemoryScope } from "../scope.js";
 import type { LoggedMessage, MessageMatch } from "./base.js";
+import { owned } from "./sqlite_graph.js";
 import { blobToVector, normalizeVector, vectorToBlob } from "./vector_cache.js";
 
 /** Migration 6 of the SQLite store: a vector per logged message, for episode recall. */
@@ -32,16 +33,10 @@ export interface SqliteEpisodesContext {
 const WORD = /[\p{L}\p{N}\p{M}]+/gu;
 
 function toLogged(row: MessageRow): LoggedMessage {
-  const message: LoggedMessage = {
-    id: String(row.id),
-    role: row.role,
-    content: row.content,
-    createdAt: row.created_at,
-  };
-  if (row.user_id !== null) message.userId = row.user_id;
-  if (row.agent_id !== null) message.agentId = row.agent_id;
-  if (row.run_id !== null) message.runId = row.run_id;
-  return message;
+  return owned(
+    { id: String(row.id), role: row.role, content: row.content, createdAt: row.created_at },
+    row,
+  );
 }
 
 /** The `topK` entries with the highest `key` (ties: earlier first). */

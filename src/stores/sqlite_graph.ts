@@ -114,7 +114,8 @@ const EDGE_SELECT =
   "ed.run_id, ed.created_at FROM edges ed JOIN entities s ON s.id = ed.source_id " +
   "JOIN entities d ON d.id = ed.destination_id";
 
-function owned<T extends object>(
+/** Sets the owner ids of a row (`user_id`... columns) on `target` (`userId`...). */
+export function owned<T extends object>(
   target: T,
   row: { user_id: string | null; agent_id: string | null; run_id: string | null },
 ): T {

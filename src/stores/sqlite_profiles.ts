@@ -3,6 +3,7 @@ import type Database from "better-sqlite3";
 import { StaleWriteError } from "../errors.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type { HistoryEntry, ProfileWrite, StoredProfile } from "./base.js";
+import { owned } from "./sqlite_graph.js";
 
 /** Schema of the profiles (migration 5 of the SQLite store): one row per exact owner. */
 export const PROFILE_MIGRATION_SQL = `
@@ -58,10 +59,7 @@ function toProfile(row: ProfileRow): StoredProfile {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
-  if (row.user_id !== null) profile.userId = row.user_id;
-  if (row.agent_id !== null) profile.agentId = row.agent_id;
-  if (row.run_id !== null) profile.runId = row.run_id;
-  return profile;
+  return owned(profile, row);
 }
 
 /**
