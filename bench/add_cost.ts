@@ -6,6 +6,7 @@
  */
 import path from "node:path";
 import { ChatOpenAI, OpenAIEmbeddings } from "@langchain/openai";
+import { z } from "zod";
 import { Memory } from "../src/backends/memory.js";
 import {
   FakeOpenAIServer,
@@ -112,6 +113,40 @@ function oursGraphReply(turn: ScriptedTurn, request: FakeChatRequest): FakeChatR
   };
 }
 
+/** The profile of the profile row: what a user profile typically holds. */
+const PROFILE_SCHEMA = z.object({
+  name: z.string(),
+  city: z.string(),
+  job: z.string(),
+  diet: z.string(),
+  allergies: z.array(z.string()),
+});
+
+/** Profile fields a scripted fact sets ("Lives in Porto" → city: "Porto"). */
+const PROFILE_FACTS: [RegExp, keyof z.infer<typeof PROFILE_SCHEMA>][] = [
+  [/^Name is (.+)$/, "name"],
+  [/^Lives in (.+)$/, "city"],
+  [/^Works as (.+)$/, "job"],
+  [/^Is (vegetarian|vegan|pescatarian)$/, "diet"],
+  [/^Is allergic to (.+)$/, "allergies"],
+];
+
+/** Our reply with a profile: the same operations and the patch of the fields the turn changes. */
+function oursProfileReply(turn: ScriptedTurn, request: FakeChatRequest): FakeChatReply {
+  const base = oursReply(turn, request) as { json: Record<string, unknown> };
+  const current = (extractionInput(request).profile ?? {}) as Record<string, unknown>;
+  const patch: Record<string, unknown> = {};
+  for (const fact of turn.facts) {
+    for (const [pattern, field] of PROFILE_FACTS) {
+      const value = pattern.exec(fact)?.[1];
+      if (value === undefined) continue;
+      patch[field] =
+        field === "allergies" ? [...((current.allergies as string[]) ?? []), value] : value;
+    }
+  }
+  return { json: { ...base.json, profile: patch } };
+}
+
 /** mem0ai's extraction reply, in the `{"memory": [...]}` shape its additive prompt asks for. */
 function mem0Reply(turn: ScriptedTurn): FakeChatReply {
   return JSON.stringify({
@@ -191,23 +226,31 @@ const messagesOf = (turn: ScriptedTurn) => [
   { role: "assistant", content: turn.assistant },
 ];
 
-async function measureOurs(context: BenchContext, graph: boolean): Promise<AddFigures> {
+/** Our engine as measured: plain, with graph memory, or with a profile schema. */
+type Variant = "graph off" | "graph on" | "profile";
+
+const REPLIES: Record<Variant, (turn: ScriptedTurn, request: FakeChatRequest) => FakeChatReply> = {
+  "graph off": oursReply,
+  "graph on": oursGraphReply,
+  profile: oursProfileReply,
+};
+
+async function measureOurs(context: BenchContext, variant: Variant): Promise<AddFigures> {
   const server = await FakeOpenAIServer.start({ embeddingDimensions: DIMENSIONS });
   const timer = llmTimedFetch();
   const { llm, embeddings } = clients(server, timer);
   const memory = new Memory({
     llm,
     embeddings,
-    graph,
-    path: path.join(context.tmpDir, `add-cost-ours-graph-${graph ? "on" : "off"}.db`),
+    graph: variant === "graph on",
+    profile: variant === "profile" ? PROFILE_SCHEMA : undefined,
+    path: path.join(context.tmpDir, `add-cost-ours-${variant.replace(" ", "-")}.db`),
   });
   let current: ScriptedTurn = CONVERSATION[0];
-  server.setHandler((request) =>
-    graph ? oursGraphReply(current, request) : oursReply(current, request),
-  );
+  server.setHandler((request) => REPLIES[variant](current, request));
   try {
     return await runConversation(
-      `ours (graph ${graph ? "on" : "off"})`,
+      `ours (${variant === "profile" ? "profile schema, graph off" : variant})`,
       server,
       timer,
       async (turn) => {
@@ -255,8 +298,9 @@ async function measureMem0(context: BenchContext): Promise<AddFigures> {
 }
 
 export async function addCost(context: BenchContext): Promise<SectionResult> {
-  const ours = await measureOurs(context, false);
-  const oursGraph = await measureOurs(context, true);
+  const ours = await measureOurs(context, "graph off");
+  const oursGraph = await measureOurs(context, "graph on");
+  const oursProfile = await measureOurs(context, "profile");
   const mem0 = await measureMem0(context);
   const max = (values: number[]) => Math.max(...values);
   const row = (figures: AddFigures) => [
@@ -283,7 +327,7 @@ export async function addCost(context: BenchContext): Promise<SectionResult> {
       embeddingDimensions: DIMENSIONS,
       transport: "ChatOpenAI / OpenAIEmbeddings → FakeOpenAIServer over HTTP, zero added latency",
     },
-    figures: { systems: [ours, oursGraph, mem0] },
+    figures: { systems: [ours, oursGraph, oursProfile, mem0] },
     markdown: markdownTable(
       [
         "system",
@@ -296,7 +340,7 @@ export async function addCost(context: BenchContext): Promise<SectionResult> {
         "memory events",
         "memories after",
       ],
-      [row(ours), row(oursGraph), row(mem0)],
+      [row(ours), row(oursGraph), row(oursProfile), row(mem0)],
     ),
     notes: [
       `The script holds ${facts} facts; ${superseded} turns supersede an earlier fact (moves, job change, ` +
@@ -307,7 +351,12 @@ export async function addCost(context: BenchContext): Promise<SectionResult> {
       "Tokens are FakeOpenAIServer's estimate (characters ÷ 4), the same rule for both systems.",
       "Graph on: the same script also states each fact as a relation of the user and invalidates " +
         "the relation of a superseded fact when the engine offers it.",
-      "Target: 1 LLM call and ≤ 2 embedding requests per add, graph on or off.",
+      "Profile: a 5-field zod schema (name, city, job, diet, allergies); the script returns the " +
+        "fields a turn changes next to the operations. What the profile adds per add is the " +
+        "difference of its prompt / completion tokens with the graph-off row (schema in the " +
+        "function, instructions, current profile section; the patch).",
+      "Texts embedded per add include the turn's 2 messages (episode recall), in the same request.",
+      "Target: 1 LLM call and ≤ 2 embedding requests per add, graph on or off, profile or not.",
     ],
   };
 }

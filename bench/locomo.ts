@@ -65,6 +65,32 @@ function loadDataset(tmpDir: string): { turns: Turn[]; questions: Question[]; so
   };
 }
 
+/** Joins the turns of an episode into one hit text. */
+const EPISODE_SEPARATOR = "\u0000";
+
+/**
+ * Episode recall as a ranked list: one position per episode (its matching turns with `window`
+ * turns around them), from the turn log the verbatim ingest also keeps.
+ */
+function episodeSystem(name: string, memory: Memory, window: number): MemorySystem {
+  return {
+    name,
+    addVerbatim: async () => undefined,
+    async search(query, userId, topK) {
+      const { episodes = [] } = await memory.search(query, {
+        userId,
+        topK: 1,
+        episodes: { topK: Math.min(topK, 100), window },
+      });
+      return episodes.map((episode) => ({
+        text: episode.messages.map(({ content }) => content).join(EPISODE_SEPARATOR),
+        score: episode.score,
+      }));
+    },
+    close: async () => undefined,
+  };
+}
+
 /** Both engines deduplicate by text; identical turns map to every dia_id they stand for. */
 const textKey = (text: string) => text.trim().replace(/\s+/g, " ").toLowerCase();
 
@@ -128,7 +154,15 @@ async function evaluate(
     const hits = await system.search(question.question, question.sample_id, DEPTH);
     latencies.push(performance.now() - start);
     const byText = dialogues.get(question.sample_id)!;
-    const ranked = hits.map((hit) => byText.get(textKey(hit.text)) ?? new Set<string>());
+    // A hit may stand for several turns (an episode): its texts joined by EPISODE_SEPARATOR.
+    const ranked = hits.map(
+      (hit) =>
+        new Set(
+          hit.text
+            .split(EPISODE_SEPARATOR)
+            .flatMap((text) => [...(byText.get(textKey(text)) ?? [])]),
+        ),
+    );
     scored.push({ category: question.category, scores: score(ranked, question.evidence) });
   }
   const categories = [...new Set(scored.map((entry) => entry.category))].sort();
@@ -202,6 +236,11 @@ export async function locomo(context: BenchContext): Promise<SectionResult> {
     await evaluate(ours, oursIngest, turns.length, questions, dialogues),
     await evaluate(vectorOnly, oursIngest, turns.length, questions, dialogues),
   ];
+  // The same ingest logged every turn with its vector: episode recall searches that log.
+  for (const window of [0, 1]) {
+    const episodes = episodeSystem(`ours, episode recall (window ${window})`, fused, window);
+    runs.push(await evaluate(episodes, oursIngest, turns.length, questions, dialogues));
+  }
   await fused.close();
 
   // One mem0ai store per conversation: its search reads every row of the table, so a shared
@@ -278,7 +317,11 @@ export async function locomo(context: BenchContext): Promise<SectionResult> {
       "Categories by number (LoCoMo): 1 multi-hop, 2 temporal, 3 open-domain, 4 single-hop; 5 (adversarial) excluded.",
       "Ours keeps all conversations in one SQLite file (one scope each); mem0ai gets one store per conversation " +
         "(see the code), which only helps its search latency.",
-      "Both ingest runs write SQLite files; the two rows of ours share one ingest.",
+      "Both ingest runs write SQLite files; the rows of ours share one ingest (its adds also log " +
+        "each turn with its vector, which episode recall searches).",
+      "Episode rows rank episodes, not memories: one position per episode, which holds its " +
+        "matching turn and, with window 1, the turn before and after (up to 3 turns, more when " +
+        "windows merged). Window 0 is episode search alone (no stemming in its keyword part).",
       ...(context.full
         ? []
         : [`Quick mode: the first ${QUICK_CONVERSATIONS} conversations only; --full runs all 10.`]),

@@ -53,6 +53,7 @@ import {
 import { mergeScopes, requireScope, scopeFromRecord, type MemoryScope } from "./scope.js";
 import { validateFilter, type MetadataFilter } from "./stores/filters.js";
 import { countUsageOnce } from "./usage.js";
+import { modelTokenCounter } from "./budget.js";
 import type { FlushOptions } from "./write_queue.js";
 
 /** Per-call options on top of the inner model's own. */
@@ -291,7 +292,10 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
         ? this.memoryToolkit.base.bindTools!(this.memoryToolkit.toolkit.tools)
         : fields.model;
     this.scope = scopeFromRecord(fields);
-    this.recall = new MemoryRecall(fields.memory, fields);
+    this.recall = new MemoryRecall(fields.memory, {
+      ...fields,
+      countTokens: fields.countTokens ?? modelTokenCounter(this.innerChatModel),
+    });
     this.storeMode = fields.store ?? "background";
     this.handler = handler;
   }
@@ -345,6 +349,9 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
       retrieval: this.recall.retrieval,
       injection: this.recall.injection,
       queryWindow: this.recall.queryWindow,
+      injectProfile: this.recall.injectProfile || undefined,
+      tokenBudget: this.recall.tokenBudget,
+      episodes: this.recall.episodes,
       store: this.storeMode,
       infer: this.fields.infer ?? true,
     };

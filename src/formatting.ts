@@ -4,14 +4,20 @@ import {
   type BaseMessage,
   type MessageContent,
 } from "@langchain/core/messages";
-import type { Relation, SearchResult } from "./backends/base.js";
+import type { Episode, ProfileValue, Relation, SearchResult } from "./backends/base.js";
 import { MEMORY_BLOCK_CLOSE, MEMORY_BLOCK_OPEN, messageRole, messageText } from "./messages.js";
 
 /** Where retrieved memories go: before the last user message (Mem0 proxy) or the system message. */
 export type InjectionTarget = "user" | "system";
 
-/** Turns a search result into prompt text; return "" to inject nothing. */
-export type MemoryFormatter = (result: SearchResult) => string;
+/** What is injected into one call: the search result and the owner's profile. */
+export interface MemoryContext extends SearchResult {
+  /** The owner's profile, when the backend keeps one and `injectProfile` is on. */
+  profile?: ProfileValue;
+}
+
+/** Turns what was recalled into prompt text; return "" to inject nothing. */
+export type MemoryFormatter = (context: MemoryContext) => string;
 
 /**
  * Used when the conversation has no system message of its own. It names the block without its
@@ -62,16 +68,50 @@ export function formatRelation(relation: Relation): string {
 }
 
 /**
- * Default formatter: a delimited block with the facts, then the relations, one per line, or ""
- * when empty. The block holds exactly one closing tag, its last line.
+ * A profile as lines of the memory block: `- field: value` per schema field (non-text values
+ * as JSON), or the template document line by line; every line escaped like a fact.
  */
-export const formatMemoryBlock: MemoryFormatter = (result) => {
-  const facts = result.results.map((item) => `- ${escapeMemoryText(item.memory)}`);
-  const relations = (result.relations ?? []).map((relation) => `- ${formatRelation(relation)}`);
-  if (facts.length === 0 && relations.length === 0) return "";
+export function formatProfile(profile: ProfileValue): string[] {
+  if (typeof profile === "string") {
+    return profile
+      .split("\n")
+      .map(escapeMemoryText)
+      .filter((line) => line.length > 0)
+      .map((line) => (line.startsWith("- ") ? line : `- ${line}`));
+  }
+  return Object.entries(profile).map(
+    ([field, value]) =>
+      `- ${escapeMemoryText(field)}: ${escapeMemoryText(typeof value === "string" ? value : JSON.stringify(value))}`,
+  );
+}
+
+/** An episode as lines: a heading with its date, then `role: content` per turn, escaped. */
+export function formatEpisode(episode: Episode, index: number): string[] {
+  const date = episode.messages[0]?.createdAt.slice(0, 10) ?? "";
+  return [
+    `Excerpt ${index + 1} (${escapeMemoryText(date)}):`,
+    ...episode.messages.map(
+      (message) => `- ${escapeMemoryText(message.role)}: ${escapeMemoryText(message.content)}`,
+    ),
+  ];
+}
+
+/**
+ * Default formatter: a delimited block with the profile, the facts, the relations and the
+ * conversation excerpts, one item per line, or "" when all are empty. The block holds exactly
+ * one closing tag, its last line.
+ */
+export const formatMemoryBlock: MemoryFormatter = (context) => {
+  const profile = context.profile === undefined ? [] : formatProfile(context.profile);
+  const facts = context.results.map((item) => `- ${escapeMemoryText(item.memory)}`);
+  const relations = (context.relations ?? []).map((relation) => `- ${formatRelation(relation)}`);
+  const episodes = (context.episodes ?? []).flatMap(formatEpisode);
+  if (profile.length + facts.length + relations.length + episodes.length === 0) return "";
   const sections = [DATA_NOTICE];
+  if (profile.length > 0) sections.push(`Profile:\n${profile.join("\n")}`);
   if (facts.length > 0) sections.push(`Facts:\n${facts.join("\n")}`);
   if (relations.length > 0) sections.push(`Relations:\n${relations.join("\n")}`);
+  if (episodes.length > 0) sections.push(`Earlier conversation excerpts:\n${episodes.join("\n")}`);
   return `${MEMORY_BLOCK_OPEN}\n${sections.join("\n\n")}\n${MEMORY_BLOCK_CLOSE}`;
 };
 

@@ -45,10 +45,14 @@ export {
   DEFAULT_MEMORY_SYSTEM_PROMPT,
   escapeMemoryText,
   formatMemoryBlock,
+  formatEpisode,
+  formatProfile,
   formatRelation,
   type InjectionTarget,
+  type MemoryContext,
   type MemoryFormatter,
 } from "./formatting.js";
+export { BUDGET_DROP_ORDER, approximateTokens, type TokenCounter } from "./budget.js";
 export {
   BUILT_IN_DETECTORS,
   Redactor,
@@ -65,6 +69,9 @@ export type {
   AddResult,
   DeleteAllMemoryOptions,
   DurableMemoryBackend,
+  Episode,
+  EpisodeMessage,
+  EpisodeSearchOptions,
   GetAllMemoryOptions,
   GetAllResult,
   ManagedMemoryBackend,
@@ -74,6 +81,9 @@ export type {
   MemoryHistoryEntry,
   MemoryItem,
   MemoryMetadata,
+  ProfileBackend,
+  ProfileRecord,
+  ProfileValue,
   Relation,
   ScoreDetails,
   SearchFilters,
@@ -115,6 +125,7 @@ export {
   type PlatformAddResult,
 } from "./backends/client.js";
 export { DEFAULT_EXTRACTION_PROMPT } from "./backends/extraction.js";
+export type { MemoryProfileOptions, ProfileDefinition } from "./backends/profile.js";
 export type { GraphMemory, GraphOptions } from "./backends/graph.js";
 export type {
   EmbedderConfig,

@@ -3,7 +3,15 @@ import { Document } from "@langchain/core/documents";
 import type { SerializedNotImplemented } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import { z } from "zod";
-import type { MemoryBackend, SearchResult } from "./backends/base.js";
+import {
+  isProfileBackend,
+  type Episode,
+  type EpisodeSearchOptions,
+  type MemoryBackend,
+  type ProfileValue,
+  type SearchResult,
+} from "./backends/base.js";
+import { approximateTokens, fitBudget, type TokenCounter } from "./budget.js";
 import { abortable, anySignal } from "./abort.js";
 import { Mem0TimeoutError } from "./errors.js";
 import {
@@ -13,10 +21,11 @@ import {
   formatRelation,
   injectMemories,
   type InjectionTarget,
+  type MemoryContext,
   type MemoryFormatter,
 } from "./formatting.js";
 import { consoleLogger, type Mem0Logger } from "./logger.js";
-import { messageRole } from "./messages.js";
+import { messageRole, messageText } from "./messages.js";
 import type { MemoryScope } from "./scope.js";
 import type { MetadataFilter } from "./stores/filters.js";
 
@@ -64,6 +73,28 @@ export interface MemoryRecallOptions {
    * fails, with `onMemoryError: "throw"`).
    */
   retrievalTimeoutMs?: number;
+  /**
+   * Inject the owner's profile on every call (user turns or not), when the backend keeps one
+   * (a `Memory` created with `profile`). Default true.
+   */
+  injectProfile?: boolean;
+  /**
+   * Most tokens the memory block may take: profile, facts, relations and episodes together.
+   * Over it, items are dropped in `BUDGET_DROP_ORDER` (episodes, relations, facts, each least
+   * relevant first, then the profile). Default: no limit.
+   */
+  tokenBudget?: number;
+  /**
+   * Counts tokens for `tokenBudget`. `Mem0ChatModel` uses the inner model's own counter when
+   * it has one; otherwise about 4 characters per token.
+   */
+  countTokens?: TokenCounter;
+  /**
+   * Also inject earlier conversation turns relevant to the call (episode recall, default off):
+   * `true` (3 episodes, 1 turn around each) or `{ topK, window }`. Turns already in the
+   * conversation are left out; under `tokenBudget` episodes are dropped first.
+   */
+  episodes?: boolean | EpisodeSearchOptions;
 }
 
 /** Zod shape of {@link MemoryRecallOptions}, for the option schemas of its users. */
@@ -79,6 +110,20 @@ export const recallOptionsShape = {
   retrievalTimeoutMs: z.number().int().positive().optional(),
   onError: z.function().optional(),
   filters: z.record(z.string(), z.unknown()).optional(),
+  injectProfile: z.boolean().optional(),
+  tokenBudget: z.number().int().positive().optional(),
+  countTokens: z.function().optional(),
+  episodes: z
+    .union([
+      z.boolean(),
+      z
+        .object({
+          topK: z.number().int().min(1).max(100).optional(),
+          window: z.number().int().min(0).max(20).optional(),
+        })
+        .strict(),
+    ])
+    .optional(),
 };
 
 /** Per-call settings of a retrieval. */
@@ -103,7 +148,8 @@ export const MEMORY_RETRIEVAL_RUN_NAME = "Mem0MemoryRetrieval";
 
 /**
  * A search result as LangChain documents: the facts (memory text, with `type: "memory"`, `id`,
- * `score`, the owner ids and the memory's metadata), then the relations (`type: "relation"`).
+ * `score`, the owner ids and the memory's metadata), then the relations (`type: "relation"`),
+ * then the episodes (`type: "episode"`, one `role: content` line per turn).
  */
 export function memoryDocuments(result: SearchResult): Document[] {
   return [
@@ -133,7 +179,22 @@ export function memoryDocuments(result: SearchResult): Document[] {
           metadata: { type: "relation", ...relation },
         }),
     ),
+    ...(result.episodes ?? []).map(
+      ({ messages, ...episode }) =>
+        new Document({
+          pageContent: messages.map(({ role, content }) => `${role}: ${content}`).join("\n"),
+          metadata: { type: "episode", ...episode, messages },
+        }),
+    ),
   ];
+}
+
+/** Episodes whose matching turns are not all in the conversation already. */
+function unseen(episodes: Episode[], messages: BaseMessage[]): Episode[] {
+  const present = new Set(messages.map((message) => messageText(message)));
+  return episodes.filter((episode) =>
+    episode.messages.some((turn) => turn.match && !present.has(turn.content)),
+  );
 }
 
 /**
@@ -149,8 +210,14 @@ export class MemoryRecall {
   readonly injection: InjectionTarget;
   readonly systemPrompt: string;
   readonly retrievalTimeoutMs: number;
+  /** Whether the owner's profile is injected on every call. */
+  readonly injectProfile: boolean;
+  readonly tokenBudget?: number;
+  /** Episode recall settings, when on. */
+  readonly episodes?: true | EpisodeSearchOptions;
 
   private readonly formatMemories: MemoryFormatter;
+  private readonly countTokens: TokenCounter;
   private readonly logger: Mem0Logger;
 
   constructor(
@@ -166,6 +233,10 @@ export class MemoryRecall {
     this.formatMemories = options.formatMemories ?? formatMemoryBlock;
     this.logger = options.logger ?? consoleLogger;
     this.retrievalTimeoutMs = options.retrievalTimeoutMs ?? 5_000;
+    this.injectProfile = options.injectProfile !== false && isProfileBackend(memory);
+    this.tokenBudget = options.tokenBudget;
+    this.episodes = options.episodes || undefined;
+    this.countTokens = options.countTokens ?? approximateTokens;
   }
 
   /** Whether this conversation gets a retrieval under the configured mode. */
@@ -210,6 +281,7 @@ export class MemoryRecall {
         threshold: this.threshold,
         filters: options.filters ?? this.options.filters,
         signal: options.signal,
+        ...(this.episodes ? { episodes: this.episodes } : {}),
       });
       // A backend that ignores the signal must not hold the call.
       const result = await abortable(search, options.signal);
@@ -221,9 +293,20 @@ export class MemoryRecall {
     }
   }
 
+  /** The owner's profile for injection, or `undefined` (none kept, or none yet). */
+  private async readProfile(
+    scope: MemoryScope,
+    signal: AbortSignal | undefined,
+  ): Promise<ProfileValue | undefined> {
+    if (!this.injectProfile || !isProfileBackend(this.memory)) return undefined;
+    const record = await abortable(this.memory.getProfile(scope), signal);
+    return record?.profile;
+  }
+
   /**
-   * The memory block for this conversation ("" when nothing is retrieved): retrieval bounded
-   * by `retrievalTimeoutMs` (or half the call's timeout); a failure is reported and gives ""
+   * The memory block for this conversation ("" when nothing is recalled): the profile on
+   * every call, memories when the retrieval mode says so, within `tokenBudget`. Bounded by
+   * `retrievalTimeoutMs` (or half the call's timeout); a failure is reported and gives ""
    * unless `onMemoryError` is `"throw"`.
    */
   async recall(
@@ -232,17 +315,22 @@ export class MemoryRecall {
     options: RecallCallOptions = {},
   ): Promise<string> {
     options.signal?.throwIfAborted();
-    if (!this.shouldRetrieve(messages)) return "";
-    const query = buildSearchQuery(messages, this.queryWindow);
-    if (!query) return "";
+    const query = this.shouldRetrieve(messages) ? buildSearchQuery(messages, this.queryWindow) : "";
+    if (!query && !this.injectProfile) return "";
     const budget = Math.min(this.retrievalTimeoutMs, (options.timeoutMs ?? Infinity) / 2);
     const deadline = AbortSignal.timeout(budget);
-    let result: SearchResult;
+    let context: MemoryContext;
     try {
-      result = await this.search(query, scope, {
-        ...options,
-        signal: anySignal(options.signal, deadline),
-      });
+      const signal = anySignal(options.signal, deadline);
+      const [result, profile] = await Promise.all([
+        query ? this.search(query, scope, { ...options, signal }) : { results: [] },
+        this.readProfile(scope, signal),
+      ]);
+      context = profile === undefined ? result : { ...result, profile };
+      if (context.episodes) context = { ...context, episodes: unseen(context.episodes, messages) };
+      if (this.tokenBudget !== undefined) {
+        context = await fitBudget(context, this.tokenBudget, this.formatMemories, this.countTokens);
+      }
     } catch (caught) {
       options.signal?.throwIfAborted();
       const error = deadline.aborted
@@ -257,7 +345,7 @@ export class MemoryRecall {
       return "";
     }
     options.signal?.throwIfAborted();
-    return this.formatMemories(result);
+    return this.formatMemories(context);
   }
 
   /** The messages with the memories of `scope` placed as configured (a new list). */

@@ -69,6 +69,68 @@ export interface SearchResult {
   results: MemoryItem[];
   /** Graph relations relevant to the query, when the backend has graph memory. */
   relations?: Relation[];
+  /** Past conversation turns relevant to the query, when asked for with `episodes`. */
+  episodes?: Episode[];
+}
+
+/** One stored conversation turn inside an episode. */
+export interface EpisodeMessage {
+  role: string;
+  content: string;
+  /** ISO-8601 time of the conversation it was stored with. */
+  createdAt: string;
+  /** True for the turns that matched the query; the others are their neighbours. */
+  match: boolean;
+}
+
+/**
+ * Consecutive turns of one owner's stored conversations around turns that matched a search,
+ * oldest first; overlapping windows are merged into one episode.
+ */
+export interface Episode {
+  messages: EpisodeMessage[];
+  /** Best relevance in [0, 1] of its matching turns (the memories' hybrid score). */
+  score: number;
+  user_id?: string;
+  agent_id?: string;
+  run_id?: string;
+}
+
+/**
+ * A profile (working memory): the fields of a schema profile filled so far, or the markdown
+ * document of a template profile.
+ */
+export type ProfileValue = Record<string, unknown> | string;
+
+/** One owner's profile as `getProfile` returns it. */
+export interface ProfileRecord {
+  /** Id of the document: `history(id)` lists its versions (JSON text). */
+  id: string;
+  profile: ProfileValue;
+  /** 1 after the first write, one more per change. */
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  user_id?: string;
+  agent_id?: string;
+  run_id?: string;
+}
+
+/**
+ * A backend that keeps a profile per owner, updated with each `add` (the local engine created
+ * with a `profile`); `Mem0ChatModel` injects it on every call.
+ */
+export interface ProfileBackend extends MemoryBackend {
+  /** Whether a profile is configured; `getProfile` throws when it is not. */
+  readonly hasProfile: boolean;
+  /** The profile seen from the scope, or `null` before the first update. */
+  getProfile(scope: MemoryScope): Promise<ProfileRecord | null>;
+}
+
+/** Whether the backend keeps a profile (and has one configured). */
+export function isProfileBackend(backend: MemoryBackend): backend is ProfileBackend {
+  const candidate = backend as Partial<ProfileBackend>;
+  return typeof candidate.getProfile === "function" && candidate.hasProfile === true;
 }
 
 /**
@@ -99,8 +161,22 @@ export interface SearchMemoryOptions extends MemoryScope {
   asOf?: Date | string;
   /** Graph memory: also return relations that were invalidated. */
   includeInvalid?: boolean;
+  /**
+   * Also return past conversation turns relevant to the query, as `episodes` next to the
+   * results: `true` (3 episodes, 1 turn of context each side) or `{ topK, window }`. Metadata
+   * filters do not apply to them (turns have no metadata).
+   */
+  episodes?: boolean | EpisodeSearchOptions;
   /** Aborts the search. */
   signal?: AbortSignal;
+}
+
+/** How many episodes a search returns and how much context each turn brings. */
+export interface EpisodeSearchOptions {
+  /** Matching turns to return, each as (part of) an episode (default 3). */
+  topK?: number;
+  /** Turns of the same conversation log before and after each matching turn (default 1). */
+  window?: number;
 }
 
 /** Options of `add`, as mem0ai takes them. */

@@ -10,6 +10,7 @@ import { parseJsonMarkdown } from "@langchain/core/output_parsers";
 import { z } from "zod";
 import { MemoryExtractionError } from "../errors.js";
 import { contentText, type ConversationMessage } from "../messages.js";
+import type { ProfileValue } from "./base.js";
 
 const factShape = {
   add: z
@@ -46,14 +47,19 @@ export const graphOperationsSchema = z.object({ ...factShape, ...graphShape });
 export type GraphOperations = z.infer<typeof graphOperationsSchema>;
 /** Fact operations, with the graph fields present when graph memory is on. */
 export type MemoryOperations = z.infer<typeof memoryOperationsSchema> &
-  Partial<Pick<GraphOperations, "relations" | "aliases" | "invalidate">>;
+  Partial<Pick<GraphOperations, "relations" | "aliases" | "invalidate">> & {
+    /** The profile patch, unchecked: `MemoryProfile.applyPatch` salvages what is valid. */
+    profile?: unknown;
+  };
 
 /**
  * A schema as plain JSON Schema. Handing the client JSON Schema rather than zod keeps the raw
  * answer inspectable: given zod, some clients (OpenAI's) parse and throw inside the SDK.
  */
 function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema);
+  // A user's profile schema may hold types JSON Schema cannot express (dates, transforms):
+  // those fields are described as "any" and checked by zod when the patch is applied.
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { unrepresentable: "any" });
   return rest;
 }
 
@@ -74,6 +80,16 @@ export interface ExtractionInput {
   relations?: OfferedMemory[];
   /** When the conversation happened. */
   now: Date;
+  /** The owner's current profile, when a profile is configured. */
+  profile?: ProfileValue;
+}
+
+/** The profile part of the extraction call (see `MemoryProfile`). */
+export interface ExtractionProfile {
+  /** Instructions appended to the system prompt. */
+  prompt: string;
+  /** Shape of the `profile` field of the answer, for the function's JSON schema. */
+  patchSchema: z.ZodType;
 }
 
 export interface MemoryExtractorOptions {
@@ -85,6 +101,8 @@ export interface MemoryExtractorOptions {
   prompt?: string;
   /** Also extract graph relations in the same call. */
   graph?: boolean;
+  /** Also return a patch of the owner's profile in the same call. */
+  profile?: ExtractionProfile;
 }
 
 export const DEFAULT_EXTRACTION_PROMPT = `You maintain the long-term memory of an assistant about the people it talks to.
@@ -124,6 +142,7 @@ invalidate: existing relations (by id, from the existing relations list) that th
 export const EXTRACTION_SECTIONS = {
   existing: "Existing memories",
   relations: "Existing relations",
+  profile: "Current profile",
   context: "Earlier messages (context only, already processed)",
   conversation: "New conversation",
 } as const;
@@ -162,6 +181,9 @@ export function renderExtractionInput(input: ExtractionInput): string {
   ];
   if (input.relations) {
     sections.push(section(EXTRACTION_SECTIONS.relations, offeredData(input.relations)));
+  }
+  if (input.profile !== undefined) {
+    sections.push(section(EXTRACTION_SECTIONS.profile, input.profile));
   }
   if (input.context.length > 0) {
     sections.push(section(EXTRACTION_SECTIONS.context, messagesData(input.context)));
@@ -229,10 +251,18 @@ export class MemoryExtractor {
         "",
       );
     }
-    this.schema = options.graph ? graphOperationsSchema : memoryOperationsSchema;
+    const operations = options.graph ? graphOperationsSchema : memoryOperationsSchema;
+    // The patch is checked apart (field by field): a bad profile field must not cost the facts
+    // a repair call, nor the profile its valid fields.
+    this.schema = options.profile
+      ? operations.extend({ profile: z.unknown().optional() })
+      : operations;
+    const answer = options.profile
+      ? operations.extend({ profile: options.profile.patchSchema.optional() })
+      : operations;
     // Function calling: clients that parse JSON-schema answers themselves (the OpenAI SDK)
     // would throw a bad answer inside their retry loop, and retry a model's mistake 6 times.
-    this.structured = options.llm.withStructuredOutput(jsonSchemaOf(this.schema), {
+    this.structured = options.llm.withStructuredOutput(jsonSchemaOf(answer), {
       name: "memory_operations",
       includeRaw: true,
       method: "functionCalling",
@@ -242,7 +272,9 @@ export class MemoryExtractor {
       (options.graph
         ? `${DEFAULT_EXTRACTION_PROMPT}\n\n${GRAPH_EXTRACTION_PROMPT}`
         : DEFAULT_EXTRACTION_PROMPT);
-    const prompt = `${base}\n\n${EXTRACTION_INPUT_FORMAT}`;
+    // The profile instructions are ours like the input format: kept with a custom prompt.
+    const withProfile = options.profile ? `${base}\n\n${options.profile.prompt}` : base;
+    const prompt = `${withProfile}\n\n${EXTRACTION_INPUT_FORMAT}`;
     this.systemPrompt = options.customInstructions
       ? `${prompt}\n\nAdditional instructions:\n${options.customInstructions}`
       : prompt;

@@ -28,17 +28,22 @@ import { MemoryRetriever, type MemoryRetrieverOptions } from "../retriever.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type {
   ApplyOptions,
+  EpisodeStore,
   GraphStore,
   HistoryEntry,
   HistoryStore,
+  LoggedMessage,
   MemoryChange,
   MemoryStore,
   MessageStore,
   OutboxEntry,
   OutboxStore,
   PendingWrite,
+  ProfileStore,
+  ProfileWrite,
   ScoredMemory,
   StoredMemory,
+  StoredProfile,
 } from "../stores/base.js";
 import { matchesFilter, type MetadataFilter } from "../stores/filters.js";
 import { SqliteStore } from "../stores/sqlite.js";
@@ -46,6 +51,8 @@ import type {
   AddMemoryOptions,
   AddResult,
   DeleteAllMemoryOptions,
+  Episode,
+  EpisodeSearchOptions,
   GetAllMemoryOptions,
   GetAllResult,
   ManagedMemoryBackend,
@@ -54,6 +61,9 @@ import type {
   MemoryEventType,
   MemoryItem,
   MemoryMetadata,
+  ProfileBackend,
+  ProfileRecord,
+  ProfileValue,
   ScoreDetails,
   SearchMemoryOptions,
   SearchResult,
@@ -62,6 +72,7 @@ import type {
 import { resolveMemoryConfig, type MemoryConfig } from "./config.js";
 import { MemoryExtractor } from "./extraction.js";
 import { GraphMemory, type GraphOptions } from "./graph.js";
+import { MemoryProfile, type ProfileDefinition } from "./profile.js";
 import {
   addOptionsSchema,
   applyQueuedOptionsSchema,
@@ -96,6 +107,16 @@ export interface MemoryOptions {
   contextMessages?: number;
   /** Graph memory: entities and relations from the same LLM call (`true` or options). */
   graph?: boolean | GraphOptions;
+  /**
+   * A profile (working memory) per owner, updated by the same LLM call as the facts: a zod
+   * object schema, a markdown template, or `{ schema | template, perRun }`. See `getProfile`.
+   */
+  profile?: ProfileDefinition;
+  /**
+   * Keep stored conversation turns searchable (`search(..., { episodes })`): each turn is
+   * embedded in the add's one embedding request. Default true; false saves those tokens.
+   */
+  episodes?: boolean;
   /**
    * Weight of keyword (BM25) relevance next to cosine similarity in search (default
    * `DEFAULT_KEYWORD_WEIGHT`; 0 disables keyword fusion). See {@link Memory.search}.
@@ -142,6 +163,20 @@ export const DEFAULT_KEYWORD_WEIGHT = 1;
  * which finds the answer turn right after a matching question (LoCoMo in bench/).
  */
 export const DEFAULT_CONTEXT_WEIGHT = 0.5;
+
+/** Hybrid relevance in [0, 1]: cosine and normalised keyword relevance, weighted. */
+function hybridScore(cosine: number, keyword: number, weight: number): number {
+  return (Math.max(0, cosine) + weight * keyword) / (1 + weight);
+}
+
+/** Keyword scores divided by the best one, so they fall in [0, 1]. */
+function normaliseKeyword(scores: number[]): (score: number) => number {
+  const best = Math.max(0, ...scores);
+  return (score) => (best > 0 ? score / best : 0);
+}
+
+/** Episodes returned by default, and turns around each matching turn. */
+const DEFAULT_EPISODES = { topK: 3, window: 1 };
 
 /** One `add` after validation: what an outbox entry keeps. */
 interface AddRequest {
@@ -240,6 +275,13 @@ const memoryOptionsSchema = z
       .optional(),
     keywordWeight: z.number().min(0).max(10).optional(),
     contextWeight: z.number().min(0).max(10).optional(),
+    episodes: z.boolean().optional(),
+    profile: z
+      .custom<ProfileDefinition>(
+        (value) => typeof value === "string" || (typeof value === "object" && value !== null),
+        "must be a zod object schema, a markdown template string, or { schema | template }",
+      )
+      .optional(),
     reranker: z
       .custom<BaseDocumentCompressor>(
         (value) =>
@@ -272,10 +314,27 @@ function toItem(memory: StoredMemory, score?: number): MemoryItem {
     updatedAt: memory.updatedAt,
   };
   if (score !== undefined) item.score = score;
-  if (memory.userId !== undefined) item.user_id = memory.userId;
-  if (memory.agentId !== undefined) item.agent_id = memory.agentId;
-  if (memory.runId !== undefined) item.run_id = memory.runId;
-  return item;
+  return { ...item, ...ownerFields(memory) };
+}
+
+/** The owner ids of a scope in mem0ai's snake case, absent ids left out. */
+function ownerFields(scope: MemoryScope): Pick<MemoryItem, "user_id" | "agent_id" | "run_id"> {
+  const fields: Pick<MemoryItem, "user_id" | "agent_id" | "run_id"> = {};
+  if (scope.userId !== undefined) fields.user_id = scope.userId;
+  if (scope.agentId !== undefined) fields.agent_id = scope.agentId;
+  if (scope.runId !== undefined) fields.run_id = scope.runId;
+  return fields;
+}
+
+function toProfileRecord(stored: StoredProfile, profile: ProfileValue): ProfileRecord {
+  return {
+    id: stored.id,
+    profile,
+    version: stored.version,
+    createdAt: stored.createdAt,
+    updatedAt: stored.updatedAt,
+    ...ownerFields(stored),
+  };
 }
 
 function toHistoryEntry(entry: HistoryEntry): MemoryHistoryEntry {
@@ -396,9 +455,12 @@ export function embedderName(embeddings: Embeddings): string {
  * `add` costs one LLM call and at most two embedding requests, whatever the number of facts;
  * every change is applied in one transaction and logged in the history.
  */
-export class Memory implements ManagedMemoryBackend {
+export class Memory implements ManagedMemoryBackend, ProfileBackend {
   readonly store: MemoryStorage;
   private readonly graphMemory?: GraphMemory;
+  private readonly profile?: MemoryProfile;
+  /** The store's episode search, when stored turns are kept searchable. */
+  private readonly episodeStore?: EpisodeStore;
   private readonly embeddings: Embeddings;
   private readonly extractor?: MemoryExtractor;
   private readonly similarMemories: number;
@@ -438,14 +500,31 @@ export class Memory implements ManagedMemoryBackend {
         parsed.graph === true ? {} : parsed.graph,
       );
     }
+    if (parsed.profile !== undefined) {
+      if (typeof (this.store as Partial<ProfileStore>).getProfile !== "function") {
+        throw new Mem0ConfigError(
+          "profile needs a store with profile support (the default SqliteStore has it).",
+        );
+      }
+      this.profile = new MemoryProfile(parsed.profile);
+    }
     this.extractor = parsed.llm
       ? new MemoryExtractor({
           llm: parsed.llm,
           customInstructions: parsed.customInstructions,
           prompt: parsed.extractionPrompt,
           graph: this.graphMemory !== undefined,
+          profile: this.profile,
         })
       : undefined;
+    const episodes = this.store as MemoryStorage & Partial<EpisodeStore>;
+    if (
+      parsed.episodes !== false &&
+      typeof episodes.searchMessages === "function" &&
+      typeof episodes.messageWindows === "function"
+    ) {
+      this.episodeStore = episodes as MemoryStorage & EpisodeStore;
+    }
     this.similarMemories = parsed.similarMemories ?? 10;
     this.contextMessages = parsed.contextMessages ?? 6;
     this.keywordWeight = parsed.keywordWeight ?? DEFAULT_KEYWORD_WEIGHT;
@@ -490,6 +569,70 @@ export class Memory implements ManagedMemoryBackend {
   /** Whether graph memory is on. */
   get hasGraph(): boolean {
     return this.graphMemory !== undefined;
+  }
+
+  /** Whether a profile is configured (the `profile` option). */
+  get hasProfile(): boolean {
+    return this.profile !== undefined;
+  }
+
+  private get requireProfile(): MemoryProfile {
+    if (!this.profile) {
+      throw new Mem0ConfigError(
+        "No profile is configured: create the Memory with { profile: z.object({ ... }) } or a " +
+          "markdown template to use getProfile / updateProfile.",
+      );
+    }
+    return this.profile;
+  }
+
+  private readProfile(owner: MemoryScope): Promise<StoredProfile | undefined> {
+    return (this.store as MemoryStorage & ProfileStore).getProfile(owner);
+  }
+
+  /**
+   * The profile seen from the scope (by default the scope without its run: one profile per
+   * user, or user and agent), or `null` before anything was learnt.
+   */
+  async getProfile(scope: MemoryScope): Promise<ProfileRecord | null> {
+    this.assertOpen();
+    const profile = this.requireProfile;
+    const stored = await this.readProfile(profile.owner(requireScope(scope)));
+    return stored ? toProfileRecord(stored, profile.parse(stored.value)) : null;
+  }
+
+  /**
+   * Changes the profile seen from the scope: schema profiles take changed fields (`null`
+   * clears one), template profiles the complete document. The old version stays in the
+   * history; an invalid patch throws `Mem0InputError` and changes nothing.
+   */
+  async updateProfile(scope: MemoryScope, patch: unknown): Promise<ProfileRecord> {
+    this.assertOpen();
+    const profile = this.requireProfile;
+    const owner = profile.owner(requireScope(scope));
+    return this.locks.run(`profile:${scopeKey(owner)}`, async () => {
+      for (let tries = 1; ; tries++) {
+        const stored = await this.readProfile(owner);
+        const current = stored ? profile.parse(stored.value) : profile.initial();
+        const value = profile.applyStrict(current, patch);
+        try {
+          await this.store.apply([], {
+            profile: {
+              owner,
+              value: JSON.stringify(value),
+              expectedVersion: stored?.version ?? 0,
+              actor: "api",
+              updatedAt: new Date().toISOString(),
+            },
+          });
+        } catch (error) {
+          if (error instanceof StaleWriteError && tries < MAX_STALE_READS) continue;
+          throw error;
+        }
+        const written = await this.readProfile(owner);
+        return toProfileRecord(written!, profile.parse(written!.value));
+      }
+    });
   }
 
   private assertOpen(): void {
@@ -595,10 +738,18 @@ export class Memory implements ManagedMemoryBackend {
     }
   }
 
-  /** The request's messages as the owner's message log keeps them. */
-  private logged({ owner, conversation, now }: AddRequest): ApplyOptions["messages"] {
+  /** The request's messages as the owner's message log keeps them, with their vectors. */
+  private logged(
+    { owner, conversation, now }: AddRequest,
+    vectors: number[][] = [],
+  ): ApplyOptions["messages"] {
     const createdAt = now.toISOString();
-    return { owner, messages: conversation.map((message) => ({ ...message, createdAt })) };
+    return {
+      owner,
+      messages: conversation.map((message, i) =>
+        vectors[i] ? { ...message, createdAt, embedding: vectors[i] } : { ...message, createdAt },
+      ),
+    };
   }
 
   private newMemory(
@@ -632,7 +783,7 @@ export class Memory implements ManagedMemoryBackend {
       actor: message.role,
     }));
     return this.applyChanges(changes, {
-      messages: this.logged(request),
+      messages: this.logged(request, this.episodeStore ? vectors : []),
       outboxId: attempt.outboxId,
     });
   }
@@ -645,11 +796,16 @@ export class Memory implements ManagedMemoryBackend {
       .map((message) => `${message.role}: ${message.content}`)
       .join("\n");
     const queryVector = await this.embedQuery(transcript, signal);
-    const [similar, context, offeredRelations] = await Promise.all([
+    const profileOwner = this.profile?.owner(owner);
+    const [similar, context, offeredRelations, storedProfile] = await Promise.all([
       this.rank(queryVector, transcript, owner, { topK: this.similarMemories }),
       this.store.recentMessages(owner, this.contextMessages),
       this.graphMemory?.context(owner, transcript, queryVector),
+      profileOwner ? this.readProfile(profileOwner) : undefined,
     ]);
+    const currentProfile = storedProfile
+      ? this.profile!.parse(storedProfile.value)
+      : this.profile?.initial();
     // Short integer ids for the LLM; real ids never leave the engine.
     const offered = similar.map(({ memory }, index) => ({ id: index, text: memory.text, memory }));
     const operations = await this.extractor!.extract(
@@ -659,6 +815,7 @@ export class Memory implements ManagedMemoryBackend {
         existing: offered.map(({ id, text }) => ({ id, text })),
         relations: offeredRelations?.map(({ id, text }) => ({ id, text })),
         now,
+        profile: currentProfile,
       },
       { signal, callbacks },
     );
@@ -671,19 +828,24 @@ export class Memory implements ManagedMemoryBackend {
       ...new Set(operations.add.map((text) => wellFormed(text).trim()).filter(Boolean)),
     ];
     const graphPlan = await this.graphMemory?.plan(operations, owner);
-    // One embedding request for new facts, changed facts and new entity names alike.
+    // One embedding request for new facts, changed facts, new entity names and the turns.
+    const unresolved = graphPlan?.unresolved ?? [];
+    const turns = this.episodeStore ? conversation.map((message) => message.content) : [];
     const texts = [
       ...additions,
       ...updates.map(({ text }) => text.trim()),
-      ...(graphPlan?.unresolved ?? []),
+      ...unresolved,
+      ...turns,
     ];
     const vectors = await this.embedDocuments(texts, signal);
+    const entityStart = additions.length + updates.length;
+    const turnStart = entityStart + unresolved.length;
     const graphChanges =
       this.graphMemory && graphPlan
         ? await this.graphMemory.changes(
             operations,
             graphPlan,
-            vectors.slice(additions.length + updates.length),
+            vectors.slice(entityStart, turnStart),
             offeredRelations ?? [],
             owner,
             now.toISOString(),
@@ -713,13 +875,38 @@ export class Memory implements ManagedMemoryBackend {
       }),
       ...[...deleted].map((id): MemoryChange => ({ type: "delete", id: byId.get(id)!.id, actor })),
     ];
+    const profile =
+      profileOwner && this.profilePatch(operations.profile, currentProfile!, storedProfile);
     signal?.throwIfAborted();
     return this.applyChanges(changes, {
+      profile: profile
+        ? { ...profile, owner: profileOwner, actor, updatedAt: now.toISOString() }
+        : undefined,
       graph: graphChanges.length ? graphChanges : undefined,
-      messages: this.logged(request),
+      messages: this.logged(request, vectors.slice(turnStart)),
       outboxId: attempt.outboxId,
       expectedVersion: { owner, version },
     });
+  }
+
+  /**
+   * The profile write for the patch the model returned, or `undefined` when nothing changes.
+   * Invalid fields are left out with a warning naming them (never their values).
+   */
+  private profilePatch(
+    patch: unknown,
+    current: ProfileValue,
+    stored: StoredProfile | undefined,
+  ): Pick<ProfileWrite, "value" | "expectedVersion"> | undefined {
+    const outcome = this.profile!.applyPatch(current, patch);
+    if (outcome.rejected.length > 0) {
+      this.logger.warn(
+        `the extraction model's profile patch had invalid parts, left out (the previous values ` +
+          `stay): ${outcome.rejected.join(", ")}`,
+      );
+    }
+    if (!outcome.changed) return undefined;
+    return { value: JSON.stringify(outcome.value), expectedVersion: stored?.version ?? 0 };
   }
 
   private async applyChanges(changes: MemoryChange[], options: ApplyOptions): Promise<AddResult> {
@@ -783,7 +970,7 @@ export class Memory implements ManagedMemoryBackend {
     const weight = this.keywordWeight;
     const own = new Map<string, number>();
     for (const [id, { cosine, keyword: kw }] of scored) {
-      own.set(id, (Math.max(0, cosine) + weight * kw) / (1 + weight));
+      own.set(id, hybridScore(cosine, kw, weight));
     }
     // A memory's context: the best own score among its stored neighbours. Neighbours that are
     // not candidates join with their context alone (the turn after a matching question often
@@ -868,7 +1055,17 @@ export class Memory implements ManagedMemoryBackend {
     const vector = await this.embedQuery(query, parsed.signal);
     parsed.signal?.throwIfAborted();
     const rerank = parsed.rerank === true && this.reranker !== undefined;
-    const [ranked, relations] = await Promise.all([
+    const episodeOptions =
+      parsed.episodes === undefined || parsed.episodes === false
+        ? undefined
+        : { ...DEFAULT_EPISODES, ...(parsed.episodes === true ? {} : parsed.episodes) };
+    if (episodeOptions && !this.episodeStore) {
+      throw new Mem0ConfigError(
+        "search with episodes needs stored turns kept searchable: create the Memory without " +
+          "episodes: false, on a store with episode search (the default SqliteStore has it).",
+      );
+    }
+    const [ranked, relations, episodes] = await Promise.all([
       this.rank(vector, query, owner, {
         topK: rerank ? Math.min(Math.max(topK * 3, 30), 100) : topK,
         filters: filter,
@@ -879,12 +1076,75 @@ export class Memory implements ManagedMemoryBackend {
         asOf,
         includeInvalid: parsed.includeInvalid,
       }),
+      episodeOptions && this.searchEpisodes(vector, query, owner, episodeOptions),
     ]);
     const items = ranked.map(({ memory, score, details }) =>
       parsed.explain ? { ...toItem(memory, score), score_details: details } : toItem(memory, score),
     );
     const results = rerank ? await this.rerank(query, items, topK) : items;
-    return relations ? { results, relations } : { results };
+    const found: SearchResult = relations ? { results, relations } : { results };
+    if (episodes) found.episodes = episodes;
+    return found;
+  }
+
+  /**
+   * Stored turns relevant to the query inside the scope, ranked like memories (hybrid cosine
+   * and keyword score), each with `window` turns of the same owner before and after; windows
+   * that share a turn become one episode. Best episode first.
+   */
+  private async searchEpisodes(
+    vector: number[],
+    query: string,
+    scope: MemoryScope,
+    options: Required<EpisodeSearchOptions>,
+  ): Promise<Episode[]> {
+    const store = this.episodeStore!;
+    const matches = await store.searchMessages(vector, query, scope, {
+      topK: Math.max(options.topK * 4, 20),
+    });
+    const normalised = normaliseKeyword(matches.map(({ keyword }) => keyword));
+    const hits = matches
+      .map(({ message, cosine, keyword }) => ({
+        message,
+        score: hybridScore(cosine, normalised(keyword), this.keywordWeight),
+      }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, options.topK);
+    const windows = await store.messageWindows(
+      hits.map(({ message }) => message.id),
+      options.window,
+    );
+    // Merged groups: every turn id points to its group, so overlapping windows meet.
+    const groups: { turns: Map<string, LoggedMessage>; matches: Set<string>; score: number }[] = [];
+    const groupOf = new Map<string, (typeof groups)[number]>();
+    hits.forEach(({ message, score }, i) => {
+      const window = windows[i].length > 0 ? windows[i] : [message];
+      const overlapping = [...new Set(window.map(({ id }) => groupOf.get(id)).filter(Boolean))];
+      const group = overlapping[0] ?? { turns: new Map(), matches: new Set(), score };
+      if (!overlapping[0]) groups.push(group);
+      for (const other of overlapping.slice(1)) {
+        other!.turns.forEach((turn, id) => group.turns.set(id, turn));
+        other!.matches.forEach((id) => group.matches.add(id));
+        groups.splice(groups.indexOf(other!), 1);
+      }
+      for (const turn of window) group.turns.set(turn.id, turn);
+      group.matches.add(message.id);
+      group.score = Math.max(group.score, score);
+      for (const id of group.turns.keys()) groupOf.set(id, group!);
+    });
+    return groups.map(({ turns, matches, score }) => {
+      const ordered = [...turns.values()].sort((a, b) => Number(a.id) - Number(b.id));
+      const episode: Episode = {
+        score,
+        messages: ordered.map((turn) => ({
+          role: turn.role,
+          content: turn.content,
+          createdAt: turn.createdAt,
+          match: matches.has(turn.id),
+        })),
+      };
+      return { ...episode, ...ownerFields(ordered[0]) };
+    });
   }
 
   /**

@@ -106,6 +106,17 @@ export const searchOptionsSchema = z
     showExpired: z.boolean().optional(),
     asOf: z.union([z.date(), z.string()]).optional(),
     includeInvalid: z.boolean().optional(),
+    episodes: z
+      .union([
+        z.boolean(),
+        z
+          .object({
+            topK: count.max(100, "must be at most 100").optional(),
+            window: z.number().int().min(0).max(20, "must be at most 20").optional(),
+          })
+          .strict(),
+      ])
+      .optional(),
     signal: signal.optional(),
   })
   .strict();

@@ -55,6 +55,8 @@ export interface StoredMessage {
   role: string;
   content: string;
   createdAt: string;
+  /** Embedding of the content, written so the turn can be recalled (`EpisodeStore`). */
+  embedding?: number[];
 }
 
 /** One change inside an atomic write. */
@@ -99,6 +101,8 @@ export interface ApplyOptions {
    * since, nothing is applied and `StaleWriteError` is thrown, so the caller reads again.
    */
   expectedVersion?: { owner: MemoryScope; version: string };
+  /** A new version of a profile, written in the same transaction (stores that are `ProfileStore`s). */
+  profile?: ProfileWrite;
 }
 
 /** Vectors, rows and keyword index of memories. */
@@ -301,4 +305,82 @@ export interface GraphStore {
   listEdges(scope: MemoryScope, options?: EdgeValidity): Promise<GraphEdge[]>;
   getEdge(id: string): Promise<GraphEdge | undefined>;
   applyGraph(changes: GraphChange[]): Promise<void>;
+}
+
+/** One owner's profile as a store keeps it: a single document, versioned. */
+export interface StoredProfile {
+  /** Stable id of the document; its versions are in the history under this id. */
+  id: string;
+  /** The profile as JSON text (an object for schema profiles, a string for templates). */
+  value: string;
+  /** 1 after the first write, one more per change. */
+  version: number;
+  userId?: string;
+  agentId?: string;
+  runId?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A new version of an owner's profile, part of an atomic write. */
+export interface ProfileWrite {
+  /** The exact owner of the profile (not a scope: no other owner's profile is touched). */
+  owner: MemoryScope;
+  /** The new document as JSON text. */
+  value: string;
+  /**
+   * The version this write replaces (0: no profile yet). When the stored version differs,
+   * nothing is applied and `StaleWriteError` (`owner_changed`) is thrown, so the caller reads again.
+   */
+  expectedVersion: number;
+  /** Who caused the change, recorded in the history ("user", "api", ...). */
+  actor?: string;
+  /** ISO time of the change. */
+  updatedAt: string;
+}
+
+/**
+ * Profiles (working memory): one document per owner. Written through `apply(..., { profile })`;
+ * `deleteScope` and `reset` remove them with their history.
+ */
+export interface ProfileStore {
+  /** The profile owned by exactly this owner, if any. */
+  getProfile(owner: MemoryScope): Promise<StoredProfile | undefined>;
+}
+
+/** A logged message with its place in its owner's log. */
+export interface LoggedMessage extends StoredMessage {
+  /** Position in the store's log; increases along each owner's conversation. */
+  id: string;
+  userId?: string;
+  agentId?: string;
+  runId?: string;
+}
+
+/** A logged message scored against a search (the engine fuses the two scores). */
+export interface MessageMatch {
+  message: LoggedMessage;
+  /** Cosine similarity of the query vector and the message (0 when it has no vector). */
+  cosine: number;
+  /** Keyword (BM25) relevance among the scope's messages; 0 when no query word occurs. */
+  keyword: number;
+}
+
+/** Search over the logged conversation turns (episode recall). */
+export interface EpisodeStore {
+  /**
+   * The scope's messages (every owner visible from it, as for memories) that match the
+   * vector or the query's words: the `topK` best by cosine and the `topK` best by keyword.
+   */
+  searchMessages(
+    vector: number[],
+    query: string,
+    scope: MemoryScope,
+    options: { topK: number },
+  ): Promise<MessageMatch[]>;
+  /**
+   * For each message id, the messages of the same owner from `window` before it to `window`
+   * after it, oldest first.
+   */
+  messageWindows(ids: string[], window: number): Promise<LoggedMessage[][]>;
 }

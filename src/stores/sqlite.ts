@@ -6,28 +6,36 @@ import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type {
   AppliedChange,
   ApplyOptions,
+  EpisodeStore,
   GraphStore,
   HistoryEntry,
   HistoryStore,
   ListOptions,
   ListPage,
+  LoggedMessage,
   MemoryChange,
   MemoryStore,
+  MessageMatch,
   MessageStore,
   OutboxEntry,
   OutboxStore,
+  ProfileStore,
   ScoredMemory,
   StoredMemory,
   StoredMessage,
+  StoredProfile,
   StoreSearchOptions,
 } from "./base.js";
 import { matchesFilter, validateFilter, type MetadataFilter } from "./filters.js";
 import { GraphDelegate } from "./graph_delegate.js";
 import { ownerOf, scopeCondition } from "./scope_sql.js";
 import { SqliteGraph } from "./sqlite_graph.js";
+import { SqliteEpisodes } from "./sqlite_episodes.js";
 import { SqliteOutbox } from "./sqlite_outbox.js";
+import { SqliteProfiles } from "./sqlite_profiles.js";
 import { migrateDatabase, openDatabase } from "./sqlite_schema.js";
 import { IndexFiles } from "./index_files.js";
+import { textTerms } from "./keyword_index.js";
 import { SqliteSearch } from "./sqlite_search.js";
 import { SqliteWriter, type SqliteMemoryRow } from "./sqlite_writer.js";
 import { jsKernel, nativeKernel } from "./vector_index.js";
@@ -99,7 +107,14 @@ const META_DIMS = "embedder_dimensions";
  */
 export class SqliteStore
   extends GraphDelegate
-  implements MemoryStore, HistoryStore, MessageStore, GraphStore, OutboxStore
+  implements
+    MemoryStore,
+    HistoryStore,
+    MessageStore,
+    GraphStore,
+    OutboxStore,
+    ProfileStore,
+    EpisodeStore
 {
   /** The file path (or `":memory:"`). */
   readonly path: string;
@@ -113,6 +128,8 @@ export class SqliteStore
   private readonly outbox: SqliteOutbox;
   private readonly search: SqliteSearch;
   private readonly writer: SqliteWriter;
+  private readonly profiles: SqliteProfiles;
+  private readonly episodes: SqliteEpisodes;
 
   constructor(options: SqliteStoreOptions = {}) {
     super();
@@ -180,10 +197,19 @@ export class SqliteStore
         approximateFrom,
         indexFiles: onDisk ? new IndexFiles(`${path.resolve(this.path)}-index`) : undefined,
       });
+      this.profiles = new SqliteProfiles({
+        db: this.db,
+        scopeCondition,
+        scoped,
+        addHistory: (...entry) => this.writer.addHistory(...entry),
+      });
+      this.episodes = new SqliteEpisodes({ db: this.db, scopeCondition, scoped, terms: textTerms });
       this.writer = new SqliteWriter({
         db: this.db,
         graph: this.graph,
         outbox: this.outbox,
+        profiles: this.profiles,
+        episodes: this.episodes,
         getRow: (id) => this.stmt.getById.get(id) as SqliteMemoryRow | undefined,
         recordedDimensions: () => this.recordedDimensions(),
         recordDimensions: (dims) => this.stmt.metaSet.run(META_DIMS, String(dims)),
@@ -380,8 +406,8 @@ export class SqliteStore
 
   async apply(changes: MemoryChange[], options: ApplyOptions = {}): Promise<AppliedChange[]> {
     this.assertOpen();
-    const { graph, messages, outboxId } = options;
-    if (changes.length === 0 && !graph?.length && !messages && !outboxId) return [];
+    const { graph, messages, outboxId, profile } = options;
+    if (changes.length === 0 && !graph?.length && !messages && !outboxId && !profile) return [];
     const { results, cacheOps } = this.writer.apply(changes, options);
     // Committed: bring the cached scopes up to date without reloading them.
     this.search.applyCommitted(cacheOps);
@@ -409,6 +435,7 @@ export class SqliteStore
         ...params,
       );
       this.graph.deleteScope(target);
+      this.profiles.deleteScope(target);
       this.outbox.deleteScope(target);
       this.outbox.bump(target);
       for (const owner of new Set(removed.map((row) => JSON.stringify(ownerOf(row))))) {
@@ -444,6 +471,7 @@ export class SqliteStore
           DELETE FROM meta;
         `);
         this.graph.clear();
+        this.profiles.clear();
         this.outbox.clear();
       })
       .immediate();
@@ -492,6 +520,27 @@ export class SqliteStore
   }
 
   // ---------------------------------------------------------------- HistoryStore
+
+  async getProfile(owner: MemoryScope): Promise<StoredProfile | undefined> {
+    this.assertOpen();
+    return this.profiles.get(owner);
+  }
+
+  async searchMessages(
+    vector: number[],
+    query: string,
+    scope: MemoryScope,
+    options: { topK: number },
+  ): Promise<MessageMatch[]> {
+    const queryScope = this.checkSearch(scope, options);
+    if (options.topK === 0) return [];
+    return this.episodes.search(vector, String(query ?? ""), queryScope, options.topK);
+  }
+
+  async messageWindows(ids: string[], window: number): Promise<LoggedMessage[][]> {
+    this.assertOpen();
+    return this.episodes.windows(ids, window);
+  }
 
   async history(memoryId: string): Promise<HistoryEntry[]> {
     this.assertOpen();

@@ -3,6 +3,8 @@ import path from "node:path";
 import type Database from "better-sqlite3";
 import { Mem0ConfigError } from "../errors.js";
 import { loadSqliteDriver } from "./sqlite_driver.js";
+import { EPISODE_MIGRATION_SQL } from "./sqlite_episodes.js";
+import { PROFILE_MIGRATION_SQL } from "./sqlite_profiles.js";
 
 /** Schema of the graph tables (migration 3). */
 const GRAPH_MIGRATION_SQL = `
@@ -215,6 +217,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX memories_agent ON memories (agent_id, created_at, id) WHERE agent_id IS NOT NULL;
       CREATE INDEX memories_run ON memories (run_id, created_at, id) WHERE run_id IS NOT NULL;
     `,
+  },
+  {
+    version: 6,
+    description: "profiles (working memory), versions in history",
+    sql: PROFILE_MIGRATION_SQL,
+  },
+  {
+    version: 7,
+    description: "episode recall: a vector per logged message",
+    sql: EPISODE_MIGRATION_SQL,
   },
 ];
 

@@ -10,7 +10,9 @@ import type {
 } from "./base.js";
 import { ownerColumns, ownerOf } from "./scope_sql.js";
 import type { SqliteGraph } from "./sqlite_graph.js";
+import type { SqliteEpisodes } from "./sqlite_episodes.js";
 import type { SqliteOutbox } from "./sqlite_outbox.js";
+import type { SqliteProfiles } from "./sqlite_profiles.js";
 import type { CacheOp } from "./sqlite_search.js";
 import { firstDimensions, insertOwner, unknownChange } from "./store_checks.js";
 import type { MemoryRow } from "./store_rows.js";
@@ -26,6 +28,8 @@ export interface SqliteWriterContext {
   db: Database.Database;
   graph: SqliteGraph;
   outbox: SqliteOutbox;
+  profiles: SqliteProfiles;
+  episodes: SqliteEpisodes;
   getRow(id: string): SqliteMemoryRow | undefined;
   recordedDimensions(): number | undefined;
   /** Records the embedding dimension (only called while none is recorded). */
@@ -75,7 +79,7 @@ export class SqliteWriter {
     changes: MemoryChange[],
     options: ApplyOptions,
   ): { results: AppliedChange[]; cacheOps: CacheOp[] } {
-    const { graph, messages, outboxId, expectedVersion } = options;
+    const { graph, messages, outboxId, expectedVersion, profile } = options;
     const cacheOps: CacheOp[] = [];
     const touched = new Map<string, MemoryScope>();
     const run = this.ctx.db.transaction((): AppliedChange[] => {
@@ -223,6 +227,7 @@ export class SqliteWriter {
         this.insertMessages(owner, messages.messages);
         touched.set(scopeKey(owner), owner);
       }
+      if (profile) this.ctx.profiles.write(profile);
       if (expectedVersion) touched.set(scopeKey(expectedVersion.owner), expectedVersion.owner);
       for (const owner of touched.values()) this.ctx.outbox.bump(owner);
       return results;
@@ -254,7 +259,7 @@ export class SqliteWriter {
     const key = scopeKey(owner);
     for (const message of messages) {
       const { user_id, agent_id, run_id } = ownerColumns(owner);
-      this.stmt.messageInsert.run(
+      const { lastInsertRowid } = this.stmt.messageInsert.run(
         key,
         user_id,
         agent_id,
@@ -263,6 +268,7 @@ export class SqliteWriter {
         message.content,
         message.createdAt ?? new Date().toISOString(),
       );
+      if (message.embedding) this.ctx.episodes.setEmbedding(lastInsertRowid, message.embedding);
     }
   }
 }

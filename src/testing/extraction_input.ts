@@ -8,6 +8,8 @@ export interface ParsedExtractionInput {
   existing: OfferedMemory[];
   /** Present when graph memory is on. */
   relations?: OfferedMemory[];
+  /** The current profile, present when a profile is configured. */
+  profile?: Record<string, unknown> | string;
   context: ConversationMessage[];
   conversation: ConversationMessage[];
 }
@@ -49,6 +51,9 @@ export function parseExtractionInput(text: string): ParsedExtractionInput {
     date: first.slice(DATE_PREFIX.length),
     existing: sections.existing as OfferedMemory[],
     ...(sections.relations ? { relations: sections.relations as OfferedMemory[] } : {}),
+    ...("profile" in sections
+      ? { profile: sections.profile as Record<string, unknown> | string }
+      : {}),
     context: (sections.context ?? []) as ConversationMessage[],
     conversation: sections.conversation as ConversationMessage[],
   };

@@ -1,0 +1,118 @@
+import type Database from "better-sqlite3";
+import type { MemoryScope } from "../scope.js";
+import type { LoggedMessage, MessageMatch } from "./base.js";
+import { ownerOf } from "./scope_sql.js";
+import { blobToVector, normalizeVector, vectorToBlob } from "./vector_cache.js";
+
+/** Migration 7 of the SQLite store: a vector per logged message, for episode recall. */
+export const EPISODE_MIGRATION_SQL = `
+  ALTER TABLE messages ADD COLUMN embedding BLOB;  -- Float32 little-endian, unit length
+`;
+
+interface MessageRow {
+  id: number;
+  scope_key: string;
+  user_id: string | null;
+  agent_id: string | null;
+  run_id: string | null;
+  role: string;
+  content: string;
+  created_at: string;
+  embedding: Buffer | null;
+}
+
+/** What the episode search needs from the store that owns the connection. */
+export interface SqliteEpisodesContext {
+  db: Database.Database;
+  scopeCondition(scope: MemoryScope): { mask: string; sql: string; params: string[] };
+  scoped(kind: string, mask: string, build: () => string): Database.Statement;
+  /** The words of a text as keyword search sees them (stemmed, stop words dropped). */
+  terms(text: string): string[];
+}
+
+function toLogged(row: MessageRow): LoggedMessage {
+  return {
+    id: String(row.id),
+    role: row.role,
+    content: row.content,
+    createdAt: row.created_at,
+    ...ownerOf(row),
+  };
+}
+
+/** The `topK` entries with the highest `key` (ties: earlier first). */
+function best<T>(items: T[], key: (item: T) => number, topK: number): T[] {
+  return items
+    .filter((item) => key(item) > 0)
+    .sort((a, b) => key(b) - key(a))
+    .slice(0, topK);
+}
+
+/**
+ * Episode recall of the SQLite store: a vector per logged message, and an exact scan of the
+ * scope's messages per search (cosine, and BM25 weights from the scope's own messages, as
+ * memory keyword search does). A scan keeps writes free of index upkeep; conversations of a
+ * scope are thousands of turns, not millions.
+ */
+export class SqliteEpisodes {
+  private readonly stmt;
+
+  constructor(private readonly context: SqliteEpisodesContext) {
+    const { db } = context;
+    this.stmt = {
+      setEmbedding: db.prepare("UPDATE messages SET embedding = ? WHERE id = ?"),
+      byId: db.prepare("SELECT * FROM messages WHERE id = ?"),
+      before: db.prepare(
+        "SELECT * FROM messages WHERE scope_key = ? AND id < ? ORDER BY id DESC LIMIT ?",
+      ),
+      after: db.prepare(
+        "SELECT * FROM messages WHERE scope_key = ? AND id > ? ORDER BY id LIMIT ?",
+      ),
+    };
+  }
+
+  /** Stores the vector of a message just inserted (inside the caller's transaction). */
+  setEmbedding(id: number | bigint, embedding: number[]): void {
+    this.stmt.setEmbedding.run(vectorToBlob(normalizeVector(embedding)), id);
+  }
+
+  search(vector: number[], query: string, scope: MemoryScope, topK: number): MessageMatch[] {
+    const { mask, sql, params } = this.context.scopeCondition(scope);
+    const rows = this.context
+      .scoped("episode-scan", mask, () => `SELECT * FROM messages WHERE ${sql}`)
+      .all(...params) as MessageRow[];
+    const unit = normalizeVector(vector);
+    const words = [...new Set(this.context.terms(query))];
+    const found = rows.map((row) => {
+      const text = new Set(this.context.terms(row.content));
+      return words.map((word, index) => (text.has(word) ? index : -1)).filter((i) => i >= 0);
+    });
+    const docs = new Array<number>(words.length).fill(0);
+    for (const indexes of found) for (const index of indexes) docs[index]++;
+    const idf = docs.map((n) => Math.log(1 + (rows.length - n + 0.5) / (n + 0.5)));
+    const scored = rows.map((row, i): MessageMatch & { row: MessageRow } => {
+      let cosine = 0;
+      if (row.embedding && row.embedding.byteLength === unit.length * 4) {
+        const stored = blobToVector(row.embedding);
+        for (let d = 0; d < unit.length; d++) cosine += stored[d] * unit[d];
+      }
+      const keyword = found[i].reduce((sum, index) => sum + idf[index], 0);
+      return { row, message: toLogged(row), cosine, keyword };
+    });
+    const picked = new Set([
+      ...best(scored, (match) => match.cosine, topK),
+      ...best(scored, (match) => match.keyword, topK),
+    ]);
+    return [...picked].map(({ message, cosine, keyword }) => ({ message, cosine, keyword }));
+  }
+
+  windows(ids: string[], window: number): LoggedMessage[][] {
+    return ids.map((id) => {
+      const row = this.stmt.byId.get(Number(id)) as MessageRow | undefined;
+      if (!row) return [];
+      const before = this.stmt.before.all(row.scope_key, row.id, window) as MessageRow[];
+      const after = this.stmt.after.all(row.scope_key, row.id, window) as MessageRow[];
+      return [...before.reverse(), row, ...after].map(toLogged);
+    });
+  }
+}
