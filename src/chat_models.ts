@@ -416,7 +416,10 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
   protected override _separateRunnableConfigFromCallOptionsCompat(
     options?: Partial<Mem0ChatModelCallOptions>,
   ): [RunnableConfig, this["ParsedCallOptions"]] {
-    const [config, callOptions] = super._separateRunnableConfigFromCallOptionsCompat(options);
+    // `null` options (JavaScript callers, fuzzing) mean none, as `undefined` does.
+    const [config, callOptions] = super._separateRunnableConfigFromCallOptionsCompat(
+      options ?? undefined,
+    );
     // Core strips `configurable` before _generate; carry the ids over as call options.
     const fromConfig = scopeFromRecord(config.configurable);
     callOptions.user_id ??= fromConfig.userId;
