@@ -33,6 +33,7 @@ import { SqliteGraph } from "./sqlite_graph.js";
 import { SqliteEpisodes } from "./sqlite_episodes.js";
 import { SqliteOutbox } from "./sqlite_outbox.js";
 import { SqliteProfiles } from "./sqlite_profiles.js";
+import { SqliteMeta } from "./sqlite_meta.js";
 import { migrateDatabase, openDatabase } from "./sqlite_schema.js";
 import { IndexFiles } from "./index_files.js";
 import { textTerms } from "./keyword_index.js";
@@ -94,9 +95,6 @@ export const DEFAULT_APPROXIMATE_FROM = 20_000;
 export const DEFAULT_SQLITE_PATH = "./.langchain-mem0/memory.db";
 const DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024;
 
-const META_MODEL = "embedder_model";
-const META_STORE_ID = "store_id";
-const META_DIMS = "embedder_dimensions";
 
 /**
  * The embedded default store: memories, their vectors, the change history, recent messages,
@@ -128,6 +126,7 @@ export class SqliteStore
   private readonly outbox: SqliteOutbox;
   private readonly search: SqliteSearch;
   private readonly writer: SqliteWriter;
+  private readonly meta: SqliteMeta;
   private readonly profiles: SqliteProfiles;
   private readonly episodes: SqliteEpisodes;
 
@@ -157,6 +156,7 @@ export class SqliteStore
       );
       migrateDatabase(this.db, this.path);
       this.stmt = this.prepareStatements();
+      this.meta = new SqliteMeta(this.db, this.path);
       const scoped = (kind: string, mask: string, build: () => string) =>
         this.scoped(kind, mask, build);
       const transaction = <T>(fn: () => T): T => this.db.transaction(fn).immediate();
@@ -165,8 +165,8 @@ export class SqliteStore
         path: this.path,
         scopeCondition,
         scoped,
-        dimensions: () => this.recordedDimensions(),
-        recordDimensions: (dims) => this.stmt.metaSet.run(META_DIMS, String(dims)),
+        dimensions: () => this.meta.dimensions(),
+        recordDimensions: (dims) => this.meta.recordDimensions(dims),
         checkVector: (vector, dims, what) => this.checkVector(vector, dims, what),
         assertOpen: () => this.assertOpen(),
         transaction,
@@ -181,13 +181,13 @@ export class SqliteStore
         db: this.db,
         path: this.path,
         scoped,
-        recordedDimensions: () => this.recordedDimensions(),
+        recordedDimensions: () => this.meta.dimensions(),
         checkVector: (vector: number[], dims: number, what: string) =>
           this.checkVector(vector, dims, what),
         checkSearch: (scope: MemoryScope, options: StoreSearchOptions) =>
           this.checkSearch(scope, options),
         assertOpen: () => this.assertOpen(),
-        storeId: () => this.storeId(),
+        storeId: () => this.meta.storeId(),
         version: (scope: MemoryScope) => this.outbox.version(scope),
       };
       const onDisk = this.path !== ":memory:" && this.path !== "" && !this.path.startsWith("file:");
@@ -211,8 +211,8 @@ export class SqliteStore
         profiles: this.profiles,
         episodes: this.episodes,
         getRow: (id) => this.stmt.getById.get(id) as SqliteMemoryRow | undefined,
-        recordedDimensions: () => this.recordedDimensions(),
-        recordDimensions: (dims) => this.stmt.metaSet.run(META_DIMS, String(dims)),
+        recordedDimensions: () => this.meta.dimensions(),
+        recordDimensions: (dims) => this.meta.recordDimensions(dims),
         checkVector: (vector, dims, what) => this.checkVector(vector, dims, what),
       });
     } catch (error) {
@@ -229,10 +229,6 @@ export class SqliteStore
   private prepareStatements() {
     const db = this.db;
     return {
-      metaGet: db.prepare("SELECT value FROM meta WHERE key = ?").pluck(),
-      metaSet: db.prepare(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      ),
       getById: db.prepare(`SELECT m.seq, ${MEMORY_COLUMNS} FROM memories m WHERE m.id = ?`),
       history: db.prepare(
         `SELECT id, memory_id, event, previous, next, actor, created_at FROM history
@@ -271,33 +267,8 @@ export class SqliteStore
     }
   }
 
-  private recordedDimensions(): number | undefined {
-    const value = this.stmt.metaGet.get(META_DIMS) as string | undefined;
-    return value === undefined ? undefined : Number(value);
-  }
-
   private checkVector(vector: number[], dims: number, what: string): void {
     checkVector(vector, dims, what, this.path);
-  }
-
-  /**
-   * A random id of this database, part of every saved index's stamp: a new file at the same
-   * path (or a reset) never matches an index saved for an old one.
-   */
-  private storeId(): string {
-    const read = () => this.stmt.metaGet.get(META_STORE_ID) as string | undefined;
-    let id = read();
-    if (id === undefined) {
-      this.db
-        .transaction(() => {
-          if (read() === undefined) {
-            this.stmt.metaSet.run(META_STORE_ID, crypto.randomBytes(8).toString("hex"));
-          }
-        })
-        .immediate();
-      id = read()!;
-    }
-    return id;
   }
 
   // ---------------------------------------------------------------- MemoryStore
@@ -308,23 +279,12 @@ export class SqliteStore
    */
   async recordedEmbedder(): Promise<{ model?: string; dimensions?: number } | undefined> {
     this.assertOpen();
-    const model = this.stmt.metaGet.get(META_MODEL) as string | undefined;
-    const dimensions = this.recordedDimensions();
-    return model === undefined && dimensions === undefined ? undefined : { model, dimensions };
+    return this.meta.embedder();
   }
 
   async ensureEmbedder(model: string, dimensions: number): Promise<void> {
     this.assertOpen();
-    checkDimensions(dimensions);
-    this.db
-      .transaction(() => {
-        const storedModel = this.stmt.metaGet.get(META_MODEL) as string | undefined;
-        const storedDims = this.recordedDimensions();
-        checkEmbedder(this.path, { model: storedModel, dimensions: storedDims }, model, dimensions);
-        if (storedModel === undefined) this.stmt.metaSet.run(META_MODEL, model);
-        if (storedDims === undefined) this.stmt.metaSet.run(META_DIMS, String(dimensions));
-      })
-      .immediate();
+    this.meta.ensureEmbedder(model, dimensions);
   }
 
   /** Validates a search's scope and options; returns the scope with only defined ids. */
