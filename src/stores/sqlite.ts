@@ -1,4 +1,3 @@
-import crypto from "node:crypto";
 import path from "node:path";
 import type Database from "better-sqlite3";
 import { Mem0ClosedError, Mem0ConfigError } from "../errors.js";
@@ -41,8 +40,6 @@ import { SqliteSearch } from "./sqlite_search.js";
 import { SqliteWriter, type SqliteMemoryRow } from "./sqlite_writer.js";
 import { jsKernel, nativeKernel } from "./vector_index.js";
 import {
-  checkDimensions,
-  checkEmbedder,
   checkLimit,
   checkTopK,
   checkVector,
@@ -94,7 +91,6 @@ export const DEFAULT_APPROXIMATE_FROM = 20_000;
 
 export const DEFAULT_SQLITE_PATH = "./.langchain-mem0/memory.db";
 const DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024;
-
 
 /**
  * The embedded default store: memories, their vectors, the change history, recent messages,
@@ -214,6 +210,7 @@ export class SqliteStore
         recordedDimensions: () => this.meta.dimensions(),
         recordDimensions: (dims) => this.meta.recordDimensions(dims),
         checkVector: (vector, dims, what) => this.checkVector(vector, dims, what),
+        scoped,
       });
     } catch (error) {
       this.db.close();
@@ -377,33 +374,7 @@ export class SqliteStore
   async deleteScope(scope: MemoryScope): Promise<number> {
     this.assertOpen();
     const target = requireScope(scope);
-    const { mask, sql, params } = scopeCondition(target);
-    const run = this.db.transaction(() => {
-      const removed = this.scoped(
-        "delete-memories",
-        mask,
-        () => `DELETE FROM memories WHERE ${sql} RETURNING id, text, user_id, agent_id, run_id`,
-      ).all(...params) as {
-        id: string;
-        text: string;
-        user_id: string | null;
-        agent_id: string | null;
-        run_id: string | null;
-      }[];
-      this.scoped("delete-history", mask, () => `DELETE FROM history WHERE ${sql}`).run(...params);
-      this.scoped("delete-messages", mask, () => `DELETE FROM messages WHERE ${sql}`).run(
-        ...params,
-      );
-      this.graph.deleteScope(target);
-      this.profiles.deleteScope(target);
-      this.outbox.deleteScope(target);
-      this.outbox.bump(target);
-      for (const owner of new Set(removed.map((row) => JSON.stringify(ownerOf(row))))) {
-        this.outbox.bump(JSON.parse(owner) as MemoryScope);
-      }
-      return removed;
-    });
-    const removed = run.immediate();
+    const removed = this.writer.deleteScope(target);
     this.search.applyCommitted(
       removed.map((row) => ({ type: "delete", owner: ownerOf(row), id: row.id, text: row.text })),
     );
@@ -422,19 +393,7 @@ export class SqliteStore
 
   async reset(): Promise<void> {
     this.assertOpen();
-    this.db
-      .transaction(() => {
-        this.db.exec(`
-          DELETE FROM memories;
-          DELETE FROM history;
-          DELETE FROM messages;
-          DELETE FROM meta;
-        `);
-        this.graph.clear();
-        this.profiles.clear();
-        this.outbox.clear();
-      })
-      .immediate();
+    this.writer.clear();
     this.search.reset();
     this.scrubWal();
   }

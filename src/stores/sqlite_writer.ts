@@ -8,7 +8,7 @@ import type {
   MemoryChange,
   StoredMessage,
 } from "./base.js";
-import { ownerColumns, ownerOf } from "./scope_sql.js";
+import { ownerColumns, ownerOf, scopeCondition, type OwnerColumns } from "./scope_sql.js";
 import type { SqliteGraph } from "./sqlite_graph.js";
 import type { SqliteEpisodes } from "./sqlite_episodes.js";
 import type { SqliteOutbox } from "./sqlite_outbox.js";
@@ -35,6 +35,13 @@ export interface SqliteWriterContext {
   /** Records the embedding dimension (only called while none is recorded). */
   recordDimensions(dims: number): void;
   checkVector(vector: number[], dims: number, what: string): void;
+  scoped(kind: string, mask: string, build: () => string): Database.Statement;
+}
+
+/** A memory row removed with its scope: what the search state must forget. */
+export interface RemovedRow extends OwnerColumns {
+  id: string;
+  text: string;
 }
 
 /** The atomic write of the SQLite store: memory rows, history, messages, graph and outbox. */
@@ -270,5 +277,46 @@ export class SqliteWriter {
       );
       if (message.embedding) this.ctx.episodes.setEmbedding(lastInsertRowid, message.embedding);
     }
+  }
+
+  /** Deletes everything a scope owns (owners below it included), in one transaction. */
+  deleteScope(target: MemoryScope): RemovedRow[] {
+    const { mask, sql, params } = scopeCondition(target);
+    const scoped = this.ctx.scoped;
+    const run = this.ctx.db.transaction(() => {
+      const removed = scoped(
+        "delete-memories",
+        mask,
+        () => `DELETE FROM memories WHERE ${sql} RETURNING id, text, user_id, agent_id, run_id`,
+      ).all(...params) as RemovedRow[];
+      scoped("delete-history", mask, () => `DELETE FROM history WHERE ${sql}`).run(...params);
+      scoped("delete-messages", mask, () => `DELETE FROM messages WHERE ${sql}`).run(...params);
+      this.ctx.graph.deleteScope(target);
+      this.ctx.profiles.deleteScope(target);
+      this.ctx.outbox.deleteScope(target);
+      this.ctx.outbox.bump(target);
+      for (const owner of new Set(removed.map((row) => JSON.stringify(ownerOf(row))))) {
+        this.ctx.outbox.bump(JSON.parse(owner) as MemoryScope);
+      }
+      return removed;
+    });
+    return run.immediate();
+  }
+
+  /** Deletes everything in the file, in one transaction. */
+  clear(): void {
+    this.ctx.db
+      .transaction(() => {
+        this.ctx.db.exec(`
+          DELETE FROM memories;
+          DELETE FROM history;
+          DELETE FROM messages;
+          DELETE FROM meta;
+        `);
+        this.ctx.graph.clear();
+        this.ctx.profiles.clear();
+        this.ctx.outbox.clear();
+      })
+      .immediate();
   }
 }
