@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import type { MemoryScope } from "../scope.js";
 import type { LoggedMessage, MessageMatch } from "./base.js";
+import { rankMessages } from "./episode_ranking.js";
 import { ownerOf } from "./scope_sql.js";
 import { blobToVector, normalizeVector, vectorToBlob } from "./vector_cache.js";
 
@@ -40,14 +41,6 @@ function toLogged(row: MessageRow): LoggedMessage {
   };
 }
 
-/** The `topK` entries with the highest `key` (ties: earlier first). */
-function best<T>(items: T[], key: (item: T) => number, topK: number): T[] {
-  return items
-    .filter((item) => key(item) > 0)
-    .sort((a, b) => key(b) - key(a))
-    .slice(0, topK);
-}
-
 /**
  * Episode recall of the SQLite store: a vector per logged message, and an exact scan of the
  * scope's messages per search (cosine, and BM25 weights from the scope's own messages, as
@@ -82,28 +75,15 @@ export class SqliteEpisodes {
       .scoped("episode-scan", mask, () => `SELECT * FROM messages WHERE ${sql}`)
       .all(...params) as MessageRow[];
     const unit = normalizeVector(vector);
-    const words = [...new Set(this.context.terms(query))];
-    const found = rows.map((row) => {
-      const text = new Set(this.context.terms(row.content));
-      return words.map((word, index) => (text.has(word) ? index : -1)).filter((i) => i >= 0);
-    });
-    const docs = new Array<number>(words.length).fill(0);
-    for (const indexes of found) for (const index of indexes) docs[index]++;
-    const idf = docs.map((n) => Math.log(1 + (rows.length - n + 0.5) / (n + 0.5)));
-    const scored = rows.map((row, i): MessageMatch & { row: MessageRow } => {
+    const candidates = rows.map((row) => {
       let cosine = 0;
       if (row.embedding && row.embedding.byteLength === unit.length * 4) {
         const stored = blobToVector(row.embedding);
         for (let d = 0; d < unit.length; d++) cosine += stored[d] * unit[d];
       }
-      const keyword = found[i].reduce((sum, index) => sum + idf[index], 0);
-      return { row, message: toLogged(row), cosine, keyword };
+      return { message: toLogged(row), cosine };
     });
-    const picked = new Set([
-      ...best(scored, (match) => match.cosine, topK),
-      ...best(scored, (match) => match.keyword, topK),
-    ]);
-    return [...picked].map(({ message, cosine, keyword }) => ({ message, cosine, keyword }));
+    return rankMessages(candidates, query, this.context.terms, topK);
   }
 
   windows(ids: string[], window: number): LoggedMessage[][] {
