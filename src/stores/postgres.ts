@@ -137,7 +137,10 @@ export class PostgresStore
       exactSearch: options.exactSearch ?? false,
       efSearch: options.hnsw?.efSearch ?? 100,
     });
-    this.messages = new PostgresMessages(this.connection);
+    this.messages = new PostgresMessages({
+      connection: this.connection,
+      checkSearch: (scope, searchOptions) => this.checkSearch(scope, searchOptions),
+    });
     this.profiles = new PostgresProfiles({
       connection: this.connection,
       addHistory: (...entry) => this.writer.addHistory(...entry),
@@ -364,13 +367,10 @@ export class PostgresStore
     scope: MemoryScope,
     options: { topK: number },
   ): Promise<MessageMatch[]> {
-    const queryScope = this.checkSearch(scope, options);
-    if (options.topK === 0) return [];
-    return this.messages.search(vector, String(query ?? ""), queryScope, options.topK);
+    return this.messages.search(vector, query, scope, options);
   }
 
   async messageWindows(ids: string[], window: number): Promise<LoggedMessage[][]> {
-    this.connection.assertOpen();
     return this.messages.windows(ids, window);
   }
 }

@@ -8,26 +8,17 @@ import {
   type PostgresConnection,
   type Queryable,
 } from "./postgres_connection.js";
-import { ownerColumns, ownerOf, scopeCondition, type OwnerColumns } from "./scope_sql.js";
+import { ownerColumns, scopeCondition } from "./scope_sql.js";
+import { toLoggedMessage, type MessageRow } from "./store_rows.js";
 import { normalizeVector } from "./vector_cache.js";
-
-interface MessageRow extends OwnerColumns {
-  id: string;
-  role: string;
-  content: string;
-  created_at: string;
-}
 
 const MESSAGE_COLUMNS = "m.id, m.user_id, m.agent_id, m.run_id, m.role, m.content, m.created_at";
 
-function toLogged(row: MessageRow): LoggedMessage {
-  return {
-    id: String(row.id),
-    role: row.role,
-    content: row.content,
-    createdAt: row.created_at,
-    ...ownerOf(row),
-  };
+/** What the message log needs from the Postgres store. */
+export interface PostgresMessagesContext {
+  connection: PostgresConnection;
+  /** Validates a search's scope and `topK`; returns the scope with only defined ids. */
+  checkSearch(scope: MemoryScope, options: { topK: number }): MemoryScope;
 }
 
 /** Message ids are `bigserial` keys: anything else names no message (and must not reach a cast). */
@@ -40,7 +31,11 @@ const MESSAGE_ID = /^[1-9][0-9]{0,17}$/;
  * on SQLite; a scope's conversation is thousands of turns, and writes keep no index up.
  */
 export class PostgresMessages {
-  constructor(private readonly connection: PostgresConnection) {}
+  constructor(private readonly ctx: PostgresMessagesContext) {}
+
+  private get connection(): PostgresConnection {
+    return this.ctx.connection;
+  }
 
   private get s(): string {
     return this.connection.schema;
@@ -89,9 +84,11 @@ export class PostgresMessages {
     vector: number[],
     query: string,
     scope: MemoryScope,
-    topK: number,
+    options: { topK: number },
   ): Promise<MessageMatch[]> {
-    const { sql, params } = scopeCondition(scope, "m.", dollar);
+    const queryScope = this.ctx.checkSearch(scope, options);
+    if (options.topK === 0) return [];
+    const { sql, params } = scopeCondition(queryScope, "m.", dollar);
     const unit = vector.length > 0 ? toVectorLiteral(normalizeVector(vector)) : null;
     params.push(unit as string);
     const q = `$${params.length}::vector`;
@@ -106,13 +103,14 @@ export class PostgresMessages {
     );
     const candidates = rows.map((row) => {
       const cosine = Number(row.cosine ?? 0);
-      return { message: toLogged(row), cosine: Number.isNaN(cosine) ? 0 : cosine };
+      return { message: toLoggedMessage(row), cosine: Number.isNaN(cosine) ? 0 : cosine };
     });
-    return rankMessages(candidates, query, textTerms, topK);
+    return rankMessages(candidates, String(query ?? ""), textTerms, options.topK);
   }
 
   /** For each id, the same owner's turns from `window` before to `window` after, oldest first. */
   async windows(ids: string[], window: number): Promise<LoggedMessage[][]> {
+    this.connection.assertOpen();
     const wanted = ids.filter((id) => MESSAGE_ID.test(id));
     if (wanted.length === 0) return ids.map(() => []);
     const rows = await this.connection.query<MessageRow & { center: string }>(
@@ -133,7 +131,7 @@ export class PostgresMessages {
     const byCenter = new Map<string, LoggedMessage[]>();
     for (const row of rows) {
       const turns = byCenter.get(row.center) ?? [];
-      turns.push(toLogged(row));
+      turns.push(toLoggedMessage(row));
       byCenter.set(row.center, turns);
     }
     return ids.map((id) => byCenter.get(id) ?? []);

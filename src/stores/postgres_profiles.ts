@@ -1,17 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { StaleWriteError } from "../errors.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
-import type { HistoryEntry, ProfileWrite, StoredProfile } from "./base.js";
+import type { ProfileWrite, StoredProfile } from "./base.js";
 import { dollar, type PostgresConnection, type Queryable } from "./postgres_connection.js";
-import { ownerColumns, ownerOf, scopeCondition, type OwnerColumns } from "./scope_sql.js";
-
-interface ProfileRow extends OwnerColumns {
-  id: string;
-  value: string;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
+import type { PostgresWriter } from "./postgres_writer.js";
+import { ownerColumns, scopeCondition } from "./scope_sql.js";
+import { toProfile, type ProfileRow } from "./store_rows.js";
 
 const PROFILE_COLUMNS = "id, user_id, agent_id, run_id, value, version, created_at, updated_at";
 
@@ -19,27 +13,7 @@ const PROFILE_COLUMNS = "id, user_id, agent_id, run_id, value, version, created_
 export interface PostgresProfilesContext {
   connection: PostgresConnection;
   /** Records a version in the store's history table, as memory changes are. */
-  addHistory(
-    client: Queryable,
-    id: string,
-    owner: MemoryScope,
-    event: HistoryEntry["event"],
-    previous: string | null,
-    next: string | null,
-    actor: string | undefined,
-    createdAt: string,
-  ): Promise<void>;
-}
-
-function toProfile(row: ProfileRow): StoredProfile {
-  const profile: StoredProfile = {
-    id: row.id,
-    value: row.value,
-    version: Number(row.version),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  return { ...profile, ...ownerOf(row) };
+  addHistory: PostgresWriter["addHistory"];
 }
 
 const stale = () =>

@@ -2,7 +2,7 @@ import type Database from "better-sqlite3";
 import type { MemoryScope } from "../scope.js";
 import type { LoggedMessage, MessageMatch } from "./base.js";
 import { rankMessages } from "./episode_ranking.js";
-import { ownerOf } from "./scope_sql.js";
+import { toLoggedMessage, type MessageRow } from "./store_rows.js";
 import { blobToVector, normalizeVector, vectorToBlob } from "./vector_cache.js";
 
 /** Migration 7 of the SQLite store: a vector per logged message, for episode recall. */
@@ -10,15 +10,9 @@ export const EPISODE_MIGRATION_SQL = `
   ALTER TABLE messages ADD COLUMN embedding BLOB;  -- Float32 little-endian, unit length
 `;
 
-interface MessageRow {
+interface SqliteMessageRow extends MessageRow {
   id: number;
   scope_key: string;
-  user_id: string | null;
-  agent_id: string | null;
-  run_id: string | null;
-  role: string;
-  content: string;
-  created_at: string;
   embedding: Buffer | null;
 }
 
@@ -29,16 +23,6 @@ export interface SqliteEpisodesContext {
   scoped(kind: string, mask: string, build: () => string): Database.Statement;
   /** The words of a text as keyword search sees them (stemmed, stop words dropped). */
   terms(text: string): string[];
-}
-
-function toLogged(row: MessageRow): LoggedMessage {
-  return {
-    id: String(row.id),
-    role: row.role,
-    content: row.content,
-    createdAt: row.created_at,
-    ...ownerOf(row),
-  };
 }
 
 /**
@@ -73,7 +57,7 @@ export class SqliteEpisodes {
     const { mask, sql, params } = this.context.scopeCondition(scope);
     const rows = this.context
       .scoped("episode-scan", mask, () => `SELECT * FROM messages WHERE ${sql}`)
-      .all(...params) as MessageRow[];
+      .all(...params) as SqliteMessageRow[];
     const unit = normalizeVector(vector);
     const candidates = rows.map((row) => {
       let cosine = 0;
@@ -81,18 +65,18 @@ export class SqliteEpisodes {
         const stored = blobToVector(row.embedding);
         for (let d = 0; d < unit.length; d++) cosine += stored[d] * unit[d];
       }
-      return { message: toLogged(row), cosine };
+      return { message: toLoggedMessage(row), cosine };
     });
     return rankMessages(candidates, query, this.context.terms, topK);
   }
 
   windows(ids: string[], window: number): LoggedMessage[][] {
     return ids.map((id) => {
-      const row = this.stmt.byId.get(Number(id)) as MessageRow | undefined;
+      const row = this.stmt.byId.get(Number(id)) as SqliteMessageRow | undefined;
       if (!row) return [];
-      const before = this.stmt.before.all(row.scope_key, row.id, window) as MessageRow[];
-      const after = this.stmt.after.all(row.scope_key, row.id, window) as MessageRow[];
-      return [...before.reverse(), row, ...after].map(toLogged);
+      const before = this.stmt.before.all(row.scope_key, row.id, window) as SqliteMessageRow[];
+      const after = this.stmt.after.all(row.scope_key, row.id, window) as SqliteMessageRow[];
+      return [...before.reverse(), row, ...after].map(toLoggedMessage);
     });
   }
 }
