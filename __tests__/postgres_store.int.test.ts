@@ -1,6 +1,6 @@
 import pg from "pg";
 import { PostgresStore } from "../src/stores/postgres.js";
-import { POSTGRES_SCHEMA_VERSION } from "../src/stores/postgres_schema.js";
+import { POSTGRES_MIGRATIONS } from "../src/stores/postgres_schema.js";
 import { DATABASE_URL, describePostgres, dropSchemas, uniqueSchema } from "./utils/postgres.js";
 import { describeStoreBehaviour } from "./utils/store_suite.js";
 
@@ -25,6 +25,7 @@ describePostgres("PostgresStore", () => {
       await store.close();
       return open({ schema: (store as PostgresStore).schema });
     },
+    profilesAndEpisodes: true,
   });
 
   test("migrations: versioned, idempotent, safe when instances start at once", async () => {
@@ -34,7 +35,7 @@ describePostgres("PostgresStore", () => {
     const client = new pg.Client({ connectionString: DATABASE_URL });
     await client.connect();
     const { rows } = await client.query(`SELECT version FROM ${schema}.schema_migrations`);
-    expect(rows.map((row) => row.version)).toEqual([POSTGRES_SCHEMA_VERSION]);
+    expect(rows.map((row) => row.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
     await client.query(
       `INSERT INTO ${schema}.schema_migrations (version, description) VALUES (999, 'future')`,
     );

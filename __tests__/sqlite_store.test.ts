@@ -311,4 +311,5 @@ describeStoreBehaviour("SqliteStore", {
     await store.close();
     return new SqliteStore({ path: (store as SqliteStore).path });
   },
+  profilesAndEpisodes: true,
 });

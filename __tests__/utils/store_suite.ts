@@ -2,7 +2,8 @@
  * The behaviour every memory store must have, written once and run against each store
  * (SQLite in sqlite_store.test.ts, Postgres in postgres_store.int.test.ts): memories, vectors,
  * keyword search, filters, history, messages, graph with validity, outbox, versions,
- * deleteScope, reset, reopening and the embedder record.
+ * deleteScope, reset, reopening and the embedder record; profiles and episodes
+ * (store_suite_profiles.ts, store_suite_episodes.ts) for stores that keep them.
  */
 import {
   EmbedderMismatchError,
@@ -23,6 +24,8 @@ import type {
   StoredMemory,
 } from "../../src/stores/base.js";
 import type { MetadataFilter } from "../../src/stores/filters.js";
+import { describeEpisodeBehaviour } from "./store_suite_episodes.js";
+import { describeProfileBehaviour } from "./store_suite_profiles.js";
 
 /** A store with every part the engine uses. */
 export type TestStore = MemoryStore & HistoryStore & MessageStore & GraphStore & OutboxStore;
@@ -33,6 +36,8 @@ export interface StoreHarness {
   open(): Promise<TestStore>;
   /** Closes `store` and opens another instance on the same data. */
   reopen(store: TestStore): Promise<TestStore>;
+  /** The stores are also `ProfileStore`s and `EpisodeStore`s: run those parts of the suite too. */
+  profilesAndEpisodes?: boolean;
 }
 
 /** Deterministic PRNG (mulberry32). */
@@ -1021,6 +1026,10 @@ export function describeStoreBehaviour(name: string, harness: StoreHarness): voi
     });
 
     describeDurability(harness);
+    if (harness.profilesAndEpisodes) {
+      describeProfileBehaviour(harness);
+      describeEpisodeBehaviour(harness);
+    }
   });
 }
 

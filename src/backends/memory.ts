@@ -503,7 +503,7 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
     if (parsed.profile !== undefined) {
       if (typeof (this.store as Partial<ProfileStore>).getProfile !== "function") {
         throw new Mem0ConfigError(
-          "profile needs a store with profile support (the default SqliteStore has it).",
+          "profile needs a store with profile support (SqliteStore, the default, and PostgresStore have it).",
         );
       }
       this.profile = new MemoryProfile(parsed.profile);

@@ -1,43 +1,47 @@
 import type { Pool } from "pg";
-import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
+import { requireScope, type MemoryScope } from "../scope.js";
 import type {
   AppliedChange,
   ApplyOptions,
+  EpisodeStore,
   GraphStore,
   HistoryEntry,
   HistoryStore,
   ListOptions,
   ListPage,
+  LoggedMessage,
   MemoryChange,
   MemoryStore,
+  MessageMatch,
   MessageStore,
   OutboxEntry,
   OutboxStore,
+  ProfileStore,
   ScoredMemory,
   StoredMemory,
   StoredMessage,
+  StoredProfile,
   StoreSearchOptions,
 } from "./base.js";
 import { validateFilter } from "./filters.js";
 import { GraphDelegate, type GraphPart } from "./graph_delegate.js";
 import { dollar, PostgresConnection, type Queryable } from "./postgres_connection.js";
 import { filterSql } from "./postgres_filters.js";
+import { PostgresEmbedder } from "./postgres_embedder.js";
 import { PostgresGraph } from "./postgres_graph.js";
+import { PostgresMessages } from "./postgres_messages.js";
 import { PostgresOutbox } from "./postgres_outbox.js";
-import { dropVectorIndexSql, schemaLockSql, vectorIndexSql } from "./postgres_schema.js";
+import { PostgresProfiles } from "./postgres_profiles.js";
+import { dropVectorIndexSql, schemaLockSql } from "./postgres_schema.js";
 import { PostgresSearch } from "./postgres_search.js";
 import { PostgresWriter } from "./postgres_writer.js";
 import { ownerOf, scopeCondition } from "./scope_sql.js";
 import {
-  checkDimensions,
-  checkEmbedder,
   checkLimit,
   checkTopK,
-  checkVector,
   decodeCursor,
   DEFAULT_LIST_LIMIT,
   encodeCursor,
-  firstDimensions,
 } from "./store_checks.js";
 import {
   MEMORY_COLUMNS,
@@ -46,7 +50,6 @@ import {
   type HistoryRow,
   type MemoryRow,
 } from "./store_rows.js";
-import { normalizeVector } from "./vector_cache.js";
 
 /**
  * A `pg` Pool, as far as the store's public types need to say (so projects that never use
@@ -79,26 +82,31 @@ export interface PostgresStoreOptions {
 
 export const DEFAULT_POSTGRES_SCHEMA = "langchain_mem0";
 
-const META_MODEL = "embedder_model";
-const META_DIMS = "embedder_dimensions";
-
 /**
  * Memories, vectors (pgvector, HNSW cosine index), keyword index (`tsvector`), history,
- * messages, graph and the durable outbox in Postgres, shared by any number of app instances.
+ * messages (with episode recall), profiles, graph and the durable outbox in Postgres, shared by any number of app instances.
  * The schema is created and migrated on first use, under an advisory lock. Writes of one owner
  * serialise across processes on the owner's version row (see postgres_writer.ts).
  */
 export class PostgresStore
   extends GraphDelegate
-  implements MemoryStore, HistoryStore, MessageStore, GraphStore, OutboxStore
+  implements
+    MemoryStore,
+    HistoryStore,
+    MessageStore,
+    GraphStore,
+    OutboxStore,
+    ProfileStore,
+    EpisodeStore
 {
   private readonly connection: PostgresConnection;
   private readonly graph: PostgresGraph;
   private readonly outbox: PostgresOutbox;
+  private readonly messages: PostgresMessages;
+  private readonly profiles: PostgresProfiles;
   private readonly search: PostgresSearch;
   private readonly writer: PostgresWriter;
-  private readonly hnsw: { m: number; efConstruction: number };
-  private knownDimensions?: number;
+  private readonly embedder: PostgresEmbedder;
 
   constructor(options: PostgresStoreOptions) {
     super();
@@ -109,13 +117,17 @@ export class PostgresStore
       schema,
       maxConnections: options?.maxConnections ?? 10,
     });
-    this.hnsw = { m: options.hnsw?.m ?? 16, efConstruction: options.hnsw?.efConstruction ?? 64 };
+    const embedder = new PostgresEmbedder(this.connection, {
+      m: options.hnsw?.m ?? 16,
+      efConstruction: options.hnsw?.efConstruction ?? 64,
+    });
+    this.embedder = embedder;
     const vectors = {
       connection: this.connection,
-      dimensions: (q?: Queryable) => this.dimensions(q),
+      dimensions: (q?: Queryable) => embedder.dimensions(q),
       prepareVector: (q: Queryable, vector: number[], what: string) =>
-        this.prepareVector(q, vector, what),
-      queryVector: (vector: number[], dims: number) => this.queryVector(vector, dims),
+        embedder.prepareVector(q, vector, what),
+      queryVector: (vector: number[], dims: number) => embedder.queryVector(vector, dims),
     };
     this.graph = new PostgresGraph(vectors);
     this.outbox = new PostgresOutbox(this.connection);
@@ -125,7 +137,21 @@ export class PostgresStore
       exactSearch: options.exactSearch ?? false,
       efSearch: options.hnsw?.efSearch ?? 100,
     });
-    this.writer = new PostgresWriter({ ...vectors, graph: this.graph, outbox: this.outbox });
+    this.messages = new PostgresMessages({
+      connection: this.connection,
+      checkSearch: (scope, searchOptions) => this.checkSearch(scope, searchOptions),
+    });
+    this.profiles = new PostgresProfiles({
+      connection: this.connection,
+      addHistory: (...entry) => this.writer.addHistory(...entry),
+    });
+    this.writer = new PostgresWriter({
+      ...vectors,
+      graph: this.graph,
+      outbox: this.outbox,
+      messages: this.messages,
+      profiles: this.profiles,
+    });
   }
 
   /** The Postgres schema holding this store's tables. */
@@ -141,64 +167,6 @@ export class PostgresStore
     return this.graph;
   }
 
-  private where(): string {
-    return `Postgres schema "${this.s}"`;
-  }
-
-  private async meta(q: Queryable, key: string): Promise<string | undefined> {
-    const { rows } = await q.query<{ value: string }>(
-      `SELECT value FROM ${this.s}.meta WHERE key = $1`,
-      [key],
-    );
-    return rows[0]?.value;
-  }
-
-  /**
-   * The recorded dimension, read on `q` (a transaction's client) or the pool; remembered once
-   * known, since only a reset changes it.
-   */
-  private async dimensions(q?: Queryable): Promise<number | undefined> {
-    if (this.knownDimensions !== undefined) return this.knownDimensions;
-    const value = q
-      ? await this.meta(q, META_DIMS)
-      : (
-          await this.connection.query<{ value: string }>(
-            `SELECT value FROM ${this.s}.meta WHERE key = $1`,
-            [META_DIMS],
-          )
-        )[0]?.value;
-    // Only a committed value is remembered (one read inside a transaction may yet roll back).
-    if (value !== undefined && !q) this.knownDimensions = Number(value);
-    return value === undefined ? undefined : Number(value);
-  }
-
-  /** Records the dimension and builds the vector indexes for it (under the schema lock). */
-  private async recordDimensions(q: Queryable, dims: number): Promise<void> {
-    await q.query(schemaLockSql(this.s));
-    await q.query(
-      `INSERT INTO ${this.s}.meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
-      [META_DIMS, String(dims)],
-    );
-    await q.query(vectorIndexSql(this.s, dims, this.hnsw));
-  }
-
-  private async prepareVector(q: Queryable, vector: number[], what: string): Promise<string> {
-    let dims = await this.dimensions(q);
-    if (dims === undefined) {
-      // No embedder recorded yet: the first vector fixes the dimension.
-      dims = firstDimensions(vector, what);
-      await this.recordDimensions(q, dims);
-      dims = (await this.dimensions(q)) ?? dims;
-    }
-    checkVector(vector, dims, what, this.where());
-    return toVectorLiteral(normalizeVector(vector));
-  }
-
-  private queryVector(vector: number[], dims: number): string {
-    checkVector(vector, dims, "Query vector", this.where());
-    return toVectorLiteral(normalizeVector(vector));
-  }
-
   private checkSearch(scope: MemoryScope, options: StoreSearchOptions): MemoryScope {
     this.connection.assertOpen();
     checkTopK(options.topK);
@@ -210,27 +178,7 @@ export class PostgresStore
 
   async ensureEmbedder(model: string, dimensions: number): Promise<void> {
     this.connection.assertOpen();
-    checkDimensions(dimensions);
-    await this.connection.transaction(async (client) => {
-      await client.query(schemaLockSql(this.s));
-      const storedModel = await this.meta(client, META_MODEL);
-      const storedDims = await this.dimensions(client);
-      checkEmbedder(
-        this.where(),
-        { model: storedModel, dimensions: storedDims },
-        model,
-        dimensions,
-      );
-      if (storedModel === undefined) {
-        await client.query(`INSERT INTO ${this.s}.meta (key, value) VALUES ($1, $2)`, [
-          META_MODEL,
-          model,
-        ]);
-      }
-      if (storedDims === undefined) await this.recordDimensions(client, dimensions);
-    });
-    // Committed (or already recorded): known from now on.
-    this.knownDimensions = dimensions;
+    await this.embedder.ensure(model, dimensions);
   }
 
   async vectorSearch(
@@ -310,8 +258,8 @@ export class PostgresStore
 
   async apply(changes: MemoryChange[], options: ApplyOptions = {}): Promise<AppliedChange[]> {
     this.connection.assertOpen();
-    const { graph, messages, outboxId } = options;
-    if (changes.length === 0 && !graph?.length && !messages && !outboxId) return [];
+    const { graph, messages, outboxId, profile } = options;
+    if (changes.length === 0 && !graph?.length && !messages && !outboxId && !profile) return [];
     return this.writer.apply(changes, options);
   }
 
@@ -332,6 +280,7 @@ export class PostgresStore
       }>(`DELETE FROM ${this.s}.memories WHERE ${sql} RETURNING user_id, agent_id, run_id`, params);
       await client.query(`DELETE FROM ${this.s}.history WHERE ${sql}`, params);
       await client.query(`DELETE FROM ${this.s}.messages WHERE ${sql}`, params);
+      await this.profiles.deleteScope(client, target);
       await this.graph.deleteScope(client, target);
       await this.outbox.deleteScope(client, target);
       await this.outbox.bump(client, [target, ...removed.rows.map(ownerOf)]);
@@ -345,12 +294,12 @@ export class PostgresStore
     await this.connection.transaction(async (client) => {
       await client.query(schemaLockSql(s));
       await client.query(
-        `TRUNCATE ${s}.memories, ${s}.history, ${s}.messages, ${s}.meta, ${s}.edges,
-           ${s}.entity_aliases, ${s}.entities, ${s}.outbox, ${s}.scope_versions;
+        `TRUNCATE ${s}.memories, ${s}.history, ${s}.messages, ${s}.profiles, ${s}.meta,
+           ${s}.edges, ${s}.entity_aliases, ${s}.entities, ${s}.outbox, ${s}.scope_versions;
          ${dropVectorIndexSql(s)}`,
       );
     });
-    this.knownDimensions = undefined;
+    this.embedder.forget();
   }
 
   async close(): Promise<void> {
@@ -394,9 +343,7 @@ export class PostgresStore
     this.connection.assertOpen();
     const owner = requireScope(scope);
     if (messages.length === 0) return;
-    await this.connection.transaction((client) =>
-      this.writer.insertMessages(client, owner, messages),
-    );
+    await this.connection.transaction((client) => this.messages.insert(client, owner, messages));
   }
 
   async recentMessages(scope: MemoryScope, limit: number): Promise<StoredMessage[]> {
@@ -404,18 +351,26 @@ export class PostgresStore
     const owner = requireScope(scope);
     checkLimit(limit, true);
     if (limit === 0) return [];
-    const rows = await this.connection.query<{ role: string; content: string; created_at: string }>(
-      `SELECT role, content, created_at FROM ${this.s}.messages WHERE scope_key = $1
-       ORDER BY id DESC LIMIT $2`,
-      [scopeKey(owner), limit],
-    );
-    return rows
-      .reverse()
-      .map((row) => ({ role: row.role, content: row.content, createdAt: row.created_at }));
+    return this.messages.recent(owner, limit);
   }
-}
 
-/** pgvector's text form of a vector. */
-function toVectorLiteral(vector: Float32Array): string {
-  return `[${Array.from(vector).join(",")}]`;
+  // ---------------------------------------------------------------- Profiles and episodes
+
+  async getProfile(owner: MemoryScope): Promise<StoredProfile | undefined> {
+    this.connection.assertOpen();
+    return this.profiles.get(owner);
+  }
+
+  async searchMessages(
+    vector: number[],
+    query: string,
+    scope: MemoryScope,
+    options: { topK: number },
+  ): Promise<MessageMatch[]> {
+    return this.messages.search(vector, query, scope, options);
+  }
+
+  async messageWindows(ids: string[], window: number): Promise<LoggedMessage[][]> {
+    return this.messages.windows(ids, window);
+  }
 }

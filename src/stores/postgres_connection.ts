@@ -135,3 +135,8 @@ export class PostgresConnection {
 
 /** `$1`, `$2`, ... placeholders. */
 export const dollar = (index: number): string => `$${index}`;
+
+/** pgvector's text form of a vector, as a query parameter. */
+export function toVectorLiteral(vector: Float32Array): string {
+  return `[${Array.from(vector).join(",")}]`;
+}

@@ -147,6 +147,29 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: "profiles (one document per owner); a vector per logged message (episodes)",
+    sql: `
+      CREATE TABLE {s}.profiles (
+        id text PRIMARY KEY,              -- versions are in history under this id
+        scope_key text NOT NULL UNIQUE,   -- one per exact owner; concurrent first writes meet here
+        user_id text,
+        agent_id text,
+        run_id text,
+        value text NOT NULL,              -- JSON document
+        version integer NOT NULL,
+        created_at text NOT NULL,
+        updated_at text NOT NULL
+      );
+      CREATE INDEX profiles_user ON {s}.profiles (user_id);
+      CREATE INDEX profiles_agent ON {s}.profiles (agent_id);
+      CREATE INDEX profiles_run ON {s}.profiles (run_id);
+
+      -- Unit length, any dimension (no index: episode search scans the scope's turns exactly).
+      ALTER TABLE {s}.messages ADD COLUMN embedding vector;
+    `,
+  },
 ];
 
 /** The newest schema version this package knows. */

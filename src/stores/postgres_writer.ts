@@ -1,17 +1,13 @@
 import type { PoolClient } from "pg";
 import { Mem0InputError, StaleWriteError } from "../errors.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
-import type {
-  AppliedChange,
-  ApplyOptions,
-  HistoryEntry,
-  MemoryChange,
-  StoredMessage,
-} from "./base.js";
+import type { AppliedChange, ApplyOptions, HistoryEntry, MemoryChange } from "./base.js";
 import { normalizeEntityName } from "./entity_names.js";
 import type { PostgresConnection, Queryable } from "./postgres_connection.js";
 import type { PostgresGraph } from "./postgres_graph.js";
+import type { PostgresMessages } from "./postgres_messages.js";
 import type { PostgresOutbox } from "./postgres_outbox.js";
+import type { PostgresProfiles } from "./postgres_profiles.js";
 import { ownerColumns, ownerOf } from "./scope_sql.js";
 import { insertOwner, unknownChange } from "./store_checks.js";
 import { MEMORY_COLUMNS, type MemoryRow } from "./store_rows.js";
@@ -23,13 +19,15 @@ export interface PostgresWriterContext {
   connection: PostgresConnection;
   graph: PostgresGraph;
   outbox: PostgresOutbox;
+  messages: PostgresMessages;
+  profiles: PostgresProfiles;
   /** The vector to store as a `vector` literal (recording the dimension when first), checked. */
   prepareVector(q: Queryable, vector: number[], what: string): Promise<string>;
 }
 
 /**
- * The atomic write of the Postgres store: memory rows, history, messages, graph, the outbox
- * entry it settles and the versions it moves, in one transaction. Writers of the same owner
+ * The atomic write of the Postgres store: memory rows, history, messages, graph, the profile
+ * version, the outbox entry it settles and the versions it moves, in one transaction. Writers of the same owner
  * serialise on the owner's version row; one that read an older version rolls back with
  * `StaleWriteError` (the engine reads again), so app instances adding the same fact leave one
  * memory.
@@ -48,7 +46,7 @@ export class PostgresWriter {
   private async applyIn(
     client: PoolClient,
     changes: MemoryChange[],
-    { graph, messages, outboxId, expectedVersion }: ApplyOptions,
+    { graph, messages, outboxId, expectedVersion, profile }: ApplyOptions,
   ): Promise<AppliedChange[]> {
     const forgotten = new Set<string>();
     if (outboxId !== undefined) {
@@ -206,9 +204,10 @@ export class PostgresWriter {
     if (graph?.length) await this.ctx.graph.applyChanges(client, graph);
     if (messages) {
       const owner = requireScope(messages.owner);
-      await this.insertMessages(client, owner, messages.messages);
+      await this.ctx.messages.insert(client, owner, messages.messages);
       touched.set(scopeKey(owner), owner);
     }
+    if (profile) await this.ctx.profiles.write(client, profile);
     if (expectedVersion) touched.set(scopeKey(expectedVersion.owner), expectedVersion.owner);
     const versions = await this.ctx.outbox.bump(client, touched.values());
     // Checked after the bump, which waited for any concurrent writer of this owner to commit:
@@ -336,7 +335,8 @@ export class PostgresWriter {
     return rows[0];
   }
 
-  private async addHistory(
+  /** Records one change in the history table (memories, and profile versions). */
+  async addHistory(
     client: Queryable,
     memoryId: string,
     owner: MemoryScope,
@@ -351,31 +351,6 @@ export class PostgresWriter {
       `INSERT INTO ${this.s}.history (memory_id, user_id, agent_id, run_id, event, previous, next,
          actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [memoryId, user_id, agent_id, run_id, event, previous, next, actor ?? null, createdAt],
-    );
-  }
-
-  async insertMessages(
-    client: Queryable,
-    owner: MemoryScope,
-    messages: StoredMessage[],
-  ): Promise<void> {
-    if (messages.length === 0) return;
-    const { user_id, agent_id, run_id } = ownerColumns(owner);
-    const now = new Date().toISOString();
-    await client.query(
-      `INSERT INTO ${this.s}.messages (scope_key, user_id, agent_id, run_id, role, content, created_at)
-       SELECT $1, $2, $3, $4, role, content, created_at
-       FROM unnest($5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS t(role, content, created_at, n)
-       ORDER BY n`,
-      [
-        scopeKey(owner),
-        user_id,
-        agent_id,
-        run_id,
-        messages.map((message) => message.role),
-        messages.map((message) => message.content),
-        messages.map((message) => message.createdAt ?? now),
-      ],
     );
   }
 }

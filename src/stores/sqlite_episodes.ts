@@ -1,7 +1,8 @@
 import type Database from "better-sqlite3";
 import type { MemoryScope } from "../scope.js";
 import type { LoggedMessage, MessageMatch } from "./base.js";
-import { ownerOf } from "./scope_sql.js";
+import { rankMessages } from "./episode_ranking.js";
+import { toLoggedMessage, type MessageRow } from "./store_rows.js";
 import { blobToVector, normalizeVector, vectorToBlob } from "./vector_cache.js";
 
 /** Migration 7 of the SQLite store: a vector per logged message, for episode recall. */
@@ -9,15 +10,9 @@ export const EPISODE_MIGRATION_SQL = `
   ALTER TABLE messages ADD COLUMN embedding BLOB;  -- Float32 little-endian, unit length
 `;
 
-interface MessageRow {
+interface SqliteMessageRow extends MessageRow {
   id: number;
   scope_key: string;
-  user_id: string | null;
-  agent_id: string | null;
-  run_id: string | null;
-  role: string;
-  content: string;
-  created_at: string;
   embedding: Buffer | null;
 }
 
@@ -28,24 +23,6 @@ export interface SqliteEpisodesContext {
   scoped(kind: string, mask: string, build: () => string): Database.Statement;
   /** The words of a text as keyword search sees them (stemmed, stop words dropped). */
   terms(text: string): string[];
-}
-
-function toLogged(row: MessageRow): LoggedMessage {
-  return {
-    id: String(row.id),
-    role: row.role,
-    content: row.content,
-    createdAt: row.created_at,
-    ...ownerOf(row),
-  };
-}
-
-/** The `topK` entries with the highest `key` (ties: earlier first). */
-function best<T>(items: T[], key: (item: T) => number, topK: number): T[] {
-  return items
-    .filter((item) => key(item) > 0)
-    .sort((a, b) => key(b) - key(a))
-    .slice(0, topK);
 }
 
 /**
@@ -80,39 +57,26 @@ export class SqliteEpisodes {
     const { mask, sql, params } = this.context.scopeCondition(scope);
     const rows = this.context
       .scoped("episode-scan", mask, () => `SELECT * FROM messages WHERE ${sql}`)
-      .all(...params) as MessageRow[];
+      .all(...params) as SqliteMessageRow[];
     const unit = normalizeVector(vector);
-    const words = [...new Set(this.context.terms(query))];
-    const found = rows.map((row) => {
-      const text = new Set(this.context.terms(row.content));
-      return words.map((word, index) => (text.has(word) ? index : -1)).filter((i) => i >= 0);
-    });
-    const docs = new Array<number>(words.length).fill(0);
-    for (const indexes of found) for (const index of indexes) docs[index]++;
-    const idf = docs.map((n) => Math.log(1 + (rows.length - n + 0.5) / (n + 0.5)));
-    const scored = rows.map((row, i): MessageMatch & { row: MessageRow } => {
+    const candidates = rows.map((row) => {
       let cosine = 0;
       if (row.embedding && row.embedding.byteLength === unit.length * 4) {
         const stored = blobToVector(row.embedding);
         for (let d = 0; d < unit.length; d++) cosine += stored[d] * unit[d];
       }
-      const keyword = found[i].reduce((sum, index) => sum + idf[index], 0);
-      return { row, message: toLogged(row), cosine, keyword };
+      return { message: toLoggedMessage(row), cosine };
     });
-    const picked = new Set([
-      ...best(scored, (match) => match.cosine, topK),
-      ...best(scored, (match) => match.keyword, topK),
-    ]);
-    return [...picked].map(({ message, cosine, keyword }) => ({ message, cosine, keyword }));
+    return rankMessages(candidates, query, this.context.terms, topK);
   }
 
   windows(ids: string[], window: number): LoggedMessage[][] {
     return ids.map((id) => {
-      const row = this.stmt.byId.get(Number(id)) as MessageRow | undefined;
+      const row = this.stmt.byId.get(Number(id)) as SqliteMessageRow | undefined;
       if (!row) return [];
-      const before = this.stmt.before.all(row.scope_key, row.id, window) as MessageRow[];
-      const after = this.stmt.after.all(row.scope_key, row.id, window) as MessageRow[];
-      return [...before.reverse(), row, ...after].map(toLogged);
+      const before = this.stmt.before.all(row.scope_key, row.id, window) as SqliteMessageRow[];
+      const after = this.stmt.after.all(row.scope_key, row.id, window) as SqliteMessageRow[];
+      return [...before.reverse(), row, ...after].map(toLoggedMessage);
     });
   }
 }

@@ -3,7 +3,7 @@ import type Database from "better-sqlite3";
 import { StaleWriteError } from "../errors.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
 import type { HistoryEntry, ProfileWrite, StoredProfile } from "./base.js";
-import { ownerOf } from "./scope_sql.js";
+import { toProfile, type ProfileRow } from "./store_rows.js";
 
 /** Schema of the profiles (migration 6 of the SQLite store): one row per exact owner. */
 export const PROFILE_MIGRATION_SQL = `
@@ -23,17 +23,6 @@ export const PROFILE_MIGRATION_SQL = `
   CREATE INDEX profiles_run ON profiles (run_id);
 `;
 
-interface ProfileRow {
-  id: string;
-  user_id: string | null;
-  agent_id: string | null;
-  run_id: string | null;
-  value: string;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
-
 /** What the profiles need from the store that owns the connection. */
 export interface SqliteProfilesContext {
   db: Database.Database;
@@ -49,17 +38,6 @@ export interface SqliteProfilesContext {
     actor: string | undefined,
     createdAt: string,
   ): void;
-}
-
-function toProfile(row: ProfileRow): StoredProfile {
-  const profile: StoredProfile = {
-    id: row.id,
-    value: row.value,
-    version: row.version,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  return { ...profile, ...ownerOf(row) };
 }
 
 /**

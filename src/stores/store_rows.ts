@@ -1,5 +1,13 @@
 import type { MemoryMetadata } from "../backends/base.js";
-import type { GraphEdge, GraphEntity, HistoryEntry, OutboxEntry, StoredMemory } from "./base.js";
+import type {
+  GraphEdge,
+  GraphEntity,
+  HistoryEntry,
+  LoggedMessage,
+  OutboxEntry,
+  StoredMemory,
+  StoredProfile,
+} from "./base.js";
 import { ownerOf, type OwnerColumns } from "./scope_sql.js";
 
 /** A JSON column: text in SQLite, already parsed where the driver decodes JSON (Postgres). */
@@ -119,6 +127,43 @@ export function toOutboxEntry(row: OutboxRow): OutboxEntry {
     ...(row.last_error !== null ? { lastError: row.last_error } : {}),
     forget: parsed(row.forget),
   };
+}
+
+/** A logged message (without its vector); the id is the log's key, a number in either store. */
+export interface MessageRow extends OwnerColumns {
+  id: number | string;
+  role: string;
+  content: string;
+  created_at: string;
+}
+
+export function toLoggedMessage(row: MessageRow): LoggedMessage {
+  return {
+    id: String(row.id),
+    role: row.role,
+    content: row.content,
+    createdAt: row.created_at,
+    ...ownerOf(row),
+  };
+}
+
+export interface ProfileRow extends OwnerColumns {
+  id: string;
+  value: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export function toProfile(row: ProfileRow): StoredProfile {
+  const profile: StoredProfile = {
+    id: row.id,
+    value: row.value,
+    version: Number(row.version),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  return { ...profile, ...ownerOf(row) };
 }
 
 /** Columns of a memory row without the embedding, on the alias `m`. */
