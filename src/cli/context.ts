@@ -86,14 +86,20 @@ export function defaultModel(): string {
   return process.env.LANGCHAIN_MEM0_MODEL ?? "openai:gpt-4o-mini";
 }
 
+/** The environment variables one of which the model's provider needs, when none is set. */
+function missingProviderKeys(model: string): string[] | undefined {
+  const keys = PROVIDER_KEYS[providerOf(model)];
+  return !keys || keys.length === 0 || keys.some((key) => process.env[key]) ? undefined : keys;
+}
+
 /**
  * Throws a `CliError` saying exactly what to set when the model's provider has no key in
  * the environment.
  */
 export function requireProvider(model: string): void {
+  const keys = missingProviderKeys(model);
+  if (!keys) return;
   const provider = providerOf(model);
-  const keys = PROVIDER_KEYS[provider];
-  if (!keys || keys.length === 0 || keys.some((key) => process.env[key])) return;
   const hint =
     provider === "openai"
       ? "Set OPENAI_API_KEY (or OPENAI_BASE_URL for a local OpenAI-compatible server such as " +
@@ -115,11 +121,8 @@ export function requireProvider(model: string): void {
 export async function configuredChatModel(
   model: string,
 ): Promise<{ llm?: BaseChatModel; missing?: string[] }> {
-  const keys = PROVIDER_KEYS[providerOf(model)];
-  if (!keys || keys.length === 0 || keys.some((key) => process.env[key])) {
-    return { llm: await createChatModel(model) };
-  }
-  return { missing: keys };
+  const missing = missingProviderKeys(model);
+  return missing ? { missing } : { llm: await createChatModel(model) };
 }
 
 /** Makes a chat model from a model string with `initChatModel` (OpenAI-compatible local servers too). */

@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import type { MemoryScope } from "../scope.js";
 import type { LoggedMessage, MessageMatch } from "./base.js";
 import { rankMessages } from "./episode_ranking.js";
+import type { ScopeCondition } from "./scope_sql.js";
 import { toLoggedMessage, type MessageRow } from "./store_rows.js";
 import { blobToVector, normalizeVector, vectorToBlob } from "./vector_cache.js";
 
@@ -19,7 +20,7 @@ interface SqliteMessageRow extends MessageRow {
 /** What the episode search needs from the store that owns the connection. */
 export interface SqliteEpisodesContext {
   db: Database.Database;
-  scopeCondition(scope: MemoryScope): { mask: string; sql: string; params: string[] };
+  scopeCondition(scope: MemoryScope): ScopeCondition;
   scoped(kind: string, mask: string, build: () => string): Database.Statement;
   /** The words of a text as keyword search sees them (stemmed, stop words dropped). */
   terms(text: string): string[];

@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import type Database from "better-sqlite3";
 import { StaleWriteError } from "../errors.js";
 import { requireScope, scopeKey, type MemoryScope } from "../scope.js";
-import type { HistoryEntry, ProfileWrite, StoredProfile } from "./base.js";
+import type { ProfileWrite, StoredProfile } from "./base.js";
+import type { ScopeCondition } from "./scope_sql.js";
+import type { SqliteWriter } from "./sqlite_writer.js";
 import { toProfile, type ProfileRow } from "./store_rows.js";
 
 /** Schema of the profiles (migration 6 of the SQLite store): one row per exact owner. */
@@ -26,18 +28,10 @@ export const PROFILE_MIGRATION_SQL = `
 /** What the profiles need from the store that owns the connection. */
 export interface SqliteProfilesContext {
   db: Database.Database;
-  scopeCondition(scope: MemoryScope): { mask: string; sql: string; params: string[] };
+  scopeCondition(scope: MemoryScope): ScopeCondition;
   scoped(kind: string, mask: string, build: () => string): Database.Statement;
   /** Records a version in the store's history table, as memory changes are. */
-  addHistory(
-    id: string,
-    owner: MemoryScope,
-    event: HistoryEntry["event"],
-    previous: string | null,
-    next: string | null,
-    actor: string | undefined,
-    createdAt: string,
-  ): void;
+  addHistory: SqliteWriter["addHistory"];
 }
 
 /**
