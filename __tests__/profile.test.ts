@@ -106,6 +106,27 @@ describe("schema profile", () => {
     await memory.close();
   });
 
+  it("with the client's default retries, a 500 on the extraction call is retried and the profile lands", async () => {
+    const { memory } = newMemory({
+      llm: new ChatOpenAI({
+        model: "gpt-4o-mini",
+        apiKey: "test",
+        configuration: { baseURL: server.baseURL },
+      }),
+    });
+    server.clearRecords();
+    server.injectFault({ status: 500, path: "chat" });
+    server.enqueue(answer(["User's name is Alice"], { name: "Alice" }));
+    await memory.add("Hi, I'm Alice.", alice);
+    // The failed request and its retry; one answer applied.
+    expect(server.chatRequests).toHaveLength(2);
+    expect((await memory.getProfile(alice))?.profile).toEqual({ name: "Alice" });
+    expect((await memory.getAll(alice)).results.map((r) => r.memory)).toEqual([
+      "User's name is Alice",
+    ]);
+    await memory.close();
+  });
+
   it("asks for the patch in the same function as the operations, with the schema's fields", async () => {
     const { memory } = newMemory();
     server.enqueue(answer([]));
