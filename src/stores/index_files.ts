@@ -10,7 +10,7 @@ export interface IndexStamp {
   /** A token of the store and of the scope's version, which every visible write moves. */
   version: string;
   dims: number;
-  /** The kernel and layout that wrote it (`usearch-i8`). */
+  /** The kernel and layout that wrote it (`int8-l2-1`). */
   format: string;
 }
 
@@ -80,7 +80,7 @@ export class IndexFiles {
   save(stamp: IndexStamp, index: ApproximateIndex, state: Buffer): void {
     fs.mkdirSync(this.dir, { recursive: true });
     const name = `${this.base(stamp.scopeKey)}.${crypto.randomBytes(6).toString("hex")}`;
-    const meta: IndexMeta = { ...stamp, file: `${name}.usearch`, state: `${name}.state` };
+    const meta: IndexMeta = { ...stamp, file: `${name}.vectors`, state: `${name}.state` };
     const previous = this.readMeta(stamp.scopeKey);
     index.save(path.join(this.dir, meta.file));
     fs.writeFileSync(path.join(this.dir, meta.state), state);

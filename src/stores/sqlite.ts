@@ -70,9 +70,9 @@ export interface SqliteStoreOptions {
   /** How long a write waits for another connection's lock, in milliseconds. Default 5000. */
   busyTimeoutMs?: number;
   /**
-   * Scope size (memories visible from a searched scope) from which vector search goes through
-   * an approximate (HNSW) index, saved next to the file in `<path>-index/`; smaller scopes are
-   * searched exactly. Default {@link DEFAULT_APPROXIMATE_FROM}; `Infinity` keeps every search
+   * Scope size (memories visible from a searched scope) from which vector search scans an
+   * int8 copy of the scope's vectors and re-scores its candidates exactly (the copy is saved
+   * next to the file in `<path>-index/`); smaller scopes keep float vectors in memory. Default {@link DEFAULT_APPROXIMATE_FROM}; `Infinity` keeps every search
    * exact. Needs the optional `usearch` package; without it search stays exact.
    */
   approximateFrom?: number;
@@ -84,8 +84,9 @@ export interface SqliteStoreOptions {
 }
 
 /**
- * Default {@link SqliteStoreOptions.approximateFrom}: below it the native exact search stays
- * under 1 ms per query (bench/), above it the approximate index is faster at recall ≥ .98.
+ * Default {@link SqliteStoreOptions.approximateFrom}: below it the float vectors of a scope
+ * stay in memory (exact search under 1 ms per query, bench/); above it the int8 copy takes a
+ * quarter of the memory and bandwidth at the same top-K.
  */
 export const DEFAULT_APPROXIMATE_FROM = 20_000;
 
@@ -97,7 +98,7 @@ const DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024;
  * the graph and the durable outbox in one SQLite file (better-sqlite3). Search runs on
  * in-memory state per searched scope (sqlite_search.ts): a BM25 keyword index with the
  * scope's own statistics, and the scope's vectors, searched exactly or, from
- * `approximateFrom` memories, through an HNSW index saved in `<path>-index/`.
+ * `approximateFrom` memories, through an int8 copy saved in `<path>-index/`.
  */
 export class SqliteStore
   extends GraphDelegate

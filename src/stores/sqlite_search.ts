@@ -26,7 +26,7 @@ export type CacheOp =
   | { type: "delete"; owner: MemoryScope; id: string; text: string };
 
 /** Layout of the saved approximate indexes (IndexFiles stamps). */
-const INDEX_FORMAT = "usearch-i8";
+const INDEX_FORMAT = "int8-l2-1";
 /** Writes to a scope after which its approximate index is saved again (also on close). */
 const INDEX_SAVE_EVERY = 1000;
 
@@ -43,7 +43,7 @@ export interface SqliteSearchSettings {
 /**
  * Search of the SQLite store on in-memory state per searched scope (scope_index.ts): a BM25
  * keyword index with the scope's own statistics, and the scope's vectors, searched exactly or,
- * from `approximateFrom` memories, through an HNSW index saved next to the file. The state is
+ * from `approximateFrom` memories, through an int8 copy saved next to the file. The state is
  * kept up to date by this instance's writes and dropped when another connection writes.
  */
 export class SqliteSearch extends SqliteSearchPart {
@@ -82,18 +82,11 @@ export class SqliteSearch extends SqliteSearchPart {
     const changed = new Set<ScopeIndex>();
     for (const op of ops) {
       for (const entry of [...this.cache.containing(op.owner)]) {
-        try {
-          if (op.type === "delete") entry.remove(op.id, op.text);
-          else if (op.vector.length === entry.dims) {
-            entry.upsert(op.seq, op.id, op.text, op.metadata, op.vector, op.previous);
-          }
-          changed.add(entry);
-        } catch {
-          // Its saved index went away under it (another process saved a newer one): the
-          // scope is loaded again from the rows at its next search.
-          this.cache.delete(scopeKey(entry.scope));
-          changed.delete(entry);
+        if (op.type === "delete") entry.remove(op.id, op.text);
+        else if (op.vector.length === entry.dims) {
+          entry.upsert(op.seq, op.id, op.text, op.metadata, op.vector, op.previous);
         }
+        changed.add(entry);
       }
     }
     for (const entry of changed) {
