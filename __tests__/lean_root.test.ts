@@ -36,7 +36,8 @@ test("the root and testing entries load and work without the server, CLI and opt
 }, 60_000);
 
 test("the hook really hides them: the server entry needs hono", async () => {
+  // Either of its two packages may be resolved first.
   await expect(script(`await import(${entry("src/server/index.ts")});`)).rejects.toThrow(
-    /Cannot find module 'hono'/,
+    /Cannot find module '(hono|@hono\/node-server)'/,
   );
 }, 60_000);

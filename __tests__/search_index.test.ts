@@ -164,6 +164,60 @@ describeNative("quantised index (usearch kernel) stays consistent with the rows"
     await store.close();
   });
 
+  test("a restarted scope answers keyword, neighbour and filtered searches, then takes writes", async () => {
+    const file = tempFile();
+    const rows = new Map<string, number[]>();
+    const parity = (id: string) => Number(id.slice(1)) % 2;
+    let store = open(file);
+    await store.ensureEmbedder("e", DIMS);
+    const changes: MemoryChange[] = [];
+    for (let i = 0; i < 100; i++) {
+      const change = insert(`a${i}`, alice);
+      if (change.type === "insert") {
+        change.memory.metadata = { parity: i % 2 };
+        rows.set(`a${i}`, change.embedding);
+      }
+      changes.push(change);
+    }
+    await store.apply(changes);
+    await store.vectorSearch(randomVector(), alice, { topK: 1 });
+    await store.close();
+
+    const expectRestoredAnswers = async (deleted?: string) => {
+      expect((await store.keywordSearch("a42", alice, { topK: 3 }))[0].memory.id).toBe("a42");
+      const around = (await store.neighbors(["a42"], alice)).get("a42");
+      expect(around).toEqual(deleted === "a43" ? ["a41", "a44"] : ["a41", "a43"]);
+      const query = randomVector();
+      const odd = new Map([...rows].filter(([id]) => parity(id) === 1));
+      const found = await store.vectorSearch(query, alice, { topK: 5, filters: { parity: 1 } });
+      expect(found.map((hit) => hit.memory.id)).toEqual(exactTopK(odd, query, 5));
+      const keyword = await store.keywordSearch("note", alice, {
+        topK: 10,
+        filters: { parity: 0 },
+      });
+      expect(keyword.length).toBe(10);
+      for (const hit of keyword) expect(parity(hit.memory.id)).toBe(0);
+    };
+    const saved = savedFiles(file);
+    store = open(file);
+    await expectRestoredAnswers();
+    expect(savedFiles(file)).toEqual(saved); // answered from the saved state, not rebuilt
+    // Writes after a restore: the saved rows become maps, searches follow the writes.
+    const added = randomVector();
+    rows.set("a100", added);
+    rows.delete("a43");
+    await store.apply([insert("a100", alice, added), { type: "delete", id: "a43" }]);
+    expect((await store.vectorSearch(added, alice, { topK: 1 }))[0].memory.id).toBe("a100");
+    expect(await store.keywordSearch("a43", alice, { topK: 3 })).toEqual([]);
+    await expectRestoredAnswers("a43");
+    // Saved again at close, with the writes.
+    await store.close();
+    store = open(file);
+    await expectRestoredAnswers("a43");
+    await expectExact(store, rows);
+    await store.close();
+  });
+
   test("deleteAll removes the scope's saved index and its vectors", async () => {
     const file = tempFile();
     const store = open(file);

@@ -115,6 +115,40 @@ class Postings {
 export interface KeywordHit {
   id: string;
   score: number;
+  /** The memory's document number (its row in a restored index's saved order). */
+  doc: number;
+}
+
+/**
+ * The terms of a restored index, looked up by binary search over their sorted UTF-8 bytes
+ * until first used: a restart parses no vocabulary and creates no object per term.
+ */
+interface SavedTerms {
+  /** Term `i` is `text[offsets[i], offsets[i + 1])`. */
+  text: Buffer;
+  offsets: Uint32Array;
+  /** Postings of term `i`: `[starts[i], starts[i] + sizes[i])` of `docs` and `counts`. */
+  starts: Uint32Array;
+  sizes: Uint32Array;
+  docs: Int32Array;
+  counts: Uint16Array;
+}
+
+function findTerm(terms: SavedTerms, term: string): number {
+  const key = Buffer.from(term, "utf8");
+  let low = 0;
+  let high = terms.sizes.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    const order = Buffer.compare(
+      key,
+      terms.text.subarray(terms.offsets[middle], terms.offsets[middle + 1]),
+    );
+    if (order === 0) return middle;
+    if (order < 0) high = middle - 1;
+    else low = middle + 1;
+  }
+  return -1;
 }
 
 /** Term counts of a text, as the index stores them. */
@@ -132,9 +166,12 @@ function countTerms(text: string): { counts: Map<string, number>; length: number
  */
 export class KeywordIndex {
   private postings = new Map<string, Postings>();
-  private readonly docOf = new Map<string, number>();
+  /** Terms of a restored index not yet in `postings`. */
+  private saved?: SavedTerms;
+  /** Document of each id, built at the first write of a restored index. */
+  private docOfId?: Map<string, number>;
   private ids: (string | undefined)[] = [];
-  private lengths: number[] = [];
+  private lengths: number[] | Int32Array = [];
   private live = 0;
   private totalLength = 0;
   private deadPostings = 0;
@@ -148,20 +185,64 @@ export class KeywordIndex {
 
   /** Approximate bytes held (postings, per-document arrays). */
   get bytes(): number {
-    return this.totalPostings * 6 + this.postings.size * 120 + this.ids.length * 80;
+    const terms = this.postings.size + (this.saved?.sizes.length ?? 0);
+    return this.totalPostings * 6 + terms * 120 + this.ids.length * 80;
+  }
+
+  /** Ids by document number (live ones; a restored index has no removed documents). */
+  get documentIds(): readonly (string | undefined)[] {
+    return this.ids;
+  }
+
+  private docOf(): Map<string, number> {
+    if (!this.docOfId) {
+      this.docOfId = new Map();
+      this.ids.forEach((id, doc) => id !== undefined && this.docOfId!.set(id, doc));
+    }
+    if (!Array.isArray(this.lengths)) this.lengths = Array.from(this.lengths);
+    return this.docOfId;
+  }
+
+  /** The postings of a term, taken from the saved terms on first use. */
+  private list(term: string): Postings | undefined {
+    const found = this.postings.get(term);
+    if (found || !this.saved) return found;
+    const at = findTerm(this.saved, term);
+    if (at < 0) return undefined;
+    const { docs, counts, starts, sizes } = this.saved;
+    const list = Postings.shared(docs, counts, starts[at], sizes[at]);
+    this.postings.set(term, list);
+    return list;
+  }
+
+  /** Moves every saved term into `postings` (before compacting or saving). */
+  private takeSavedTerms(): void {
+    const saved = this.saved;
+    if (!saved) return;
+    for (let at = 0; at < saved.sizes.length; at++) {
+      const term = saved.text.toString("utf8", saved.offsets[at], saved.offsets[at + 1]);
+      if (!this.postings.has(term)) {
+        this.postings.set(
+          term,
+          Postings.shared(saved.docs, saved.counts, saved.starts[at], saved.sizes[at]),
+        );
+      }
+    }
+    this.saved = undefined;
   }
 
   /** Adds the text of a memory that is not in the index. */
   add(id: string, text: string): void {
     const { counts, length } = countTerms(text);
+    const docOf = this.docOf();
     const doc = this.ids.length;
     this.ids.push(id);
-    this.lengths.push(length);
-    this.docOf.set(id, doc);
+    (this.lengths as number[]).push(length);
+    docOf.set(id, doc);
     this.live++;
     this.totalLength += length;
     for (const [term, count] of counts) {
-      let list = this.postings.get(term);
+      let list = this.list(term);
       if (!list) this.postings.set(term, (list = new Postings()));
       list.push(doc, count);
       this.totalPostings++;
@@ -170,12 +251,13 @@ export class KeywordIndex {
 
   /** Removes a memory; `text` is the text it was indexed with. */
   remove(id: string, text: string): void {
-    const doc = this.docOf.get(id);
+    const docOf = this.docOf();
+    const doc = docOf.get(id);
     if (doc === undefined) return;
-    this.docOf.delete(id);
+    docOf.delete(id);
     const { counts } = countTerms(text);
     for (const term of counts.keys()) {
-      const list = this.postings.get(term);
+      const list = this.list(term);
       if (list) list.df--;
       this.deadPostings++;
     }
@@ -187,13 +269,15 @@ export class KeywordIndex {
 
   /** Rebuilds the postings without removed documents, renumbering the live ones. */
   private compact(): void {
+    this.takeSavedTerms();
+    const docOf = this.docOf();
     const renumber = new Int32Array(this.ids.length).fill(-1);
     const ids: string[] = [];
     const lengths: number[] = [];
     this.ids.forEach((id, doc) => {
       if (id === undefined) return;
       renumber[doc] = ids.length;
-      this.docOf.set(id, ids.length);
+      docOf.set(id, ids.length);
       ids.push(id);
       lengths.push(this.lengths[doc]);
     });
@@ -226,7 +310,7 @@ export class KeywordIndex {
     if (topK <= 0 || this.live === 0) return [];
     const found: Postings[] = [];
     for (const term of new Set(textTerms(query).slice(0, MAX_QUERY_TERMS))) {
-      const list = this.postings.get(term);
+      const list = this.list(term);
       if (list && list.df > 0) found.push(list);
     }
     if (found.length === 0) return [];
@@ -264,77 +348,95 @@ export class KeywordIndex {
     return heap.sorted().map(({ row, score }) => ({
       id: ids[row]!,
       score: Math.min(1, score / best),
+      doc: row,
     }));
   }
 
   /**
-   * The index as bytes (live documents only), read back by {@link KeywordIndex.fromBytes}
-   * without tokenising any text again.
+   * The index as bytes (live documents only, terms in UTF-8 byte order), read back by
+   * {@link KeywordIndex.fromBytes} without tokenising any text or parsing the vocabulary.
    */
   toBytes(): Buffer {
+    this.takeSavedTerms();
     if (this.live !== this.ids.length) this.compact();
-    const terms = [...this.postings.keys()];
-    const header = Buffer.from(
-      JSON.stringify({ ids: this.ids, lengths: this.lengths, terms }),
-      "utf8",
-    );
-    const sizes = new Int32Array(terms.length);
-    terms.forEach((term, i) => (sizes[i] = this.postings.get(term)!.length));
-    const docs = new Int32Array(this.totalPostings);
-    const counts = new Uint16Array(this.totalPostings + (this.totalPostings % 2));
+    const terms = [...this.postings.entries()]
+      .filter(([, list]) => list.df > 0)
+      .map(([term, list]) => ({ text: Buffer.from(term, "utf8"), list }))
+      .sort((a, b) => Buffer.compare(a.text, b.text));
+    const ids = Buffer.from(JSON.stringify(this.ids), "utf8");
+    const offsets = new Uint32Array(terms.length + 1);
+    const sizes = new Uint32Array(terms.length);
+    let total = 0;
+    terms.forEach(({ text, list }, i) => {
+      offsets[i + 1] = offsets[i] + text.length;
+      sizes[i] = list.length;
+      total += list.length;
+    });
+    const docs = new Int32Array(total);
+    const counts = new Uint16Array(total + (total % 2));
     let at = 0;
-    for (const term of terms) {
-      const list = this.postings.get(term)!;
+    for (const { list } of terms) {
       docs.set(list.docs.subarray(list.start, list.start + list.length), at);
       counts.set(list.counts.subarray(list.start, list.start + list.length), at);
       at += list.length;
     }
-    const lead = Buffer.alloc(8);
-    lead.writeUInt32LE(header.length, 0);
-    lead.writeUInt32LE(this.totalPostings, 4);
-    const pad = Buffer.alloc((4 - (header.length % 4)) % 4);
+    const lead = new Uint32Array([ids.length, this.ids.length, terms.length, total]);
     return Buffer.concat([
-      lead,
-      header,
-      pad,
-      Buffer.from(sizes.buffer),
-      Buffer.from(docs.buffer),
-      Buffer.from(counts.buffer),
+      bytesOf(lead),
+      ids,
+      Buffer.alloc((4 - (ids.length % 4)) % 4),
+      bytesOf(Int32Array.from(this.lengths)),
+      bytesOf(offsets),
+      bytesOf(sizes),
+      bytesOf(docs),
+      bytesOf(counts),
+      ...terms.map(({ text }) => text),
     ]);
   }
 
-  /** An index written by {@link KeywordIndex.toBytes}. */
+  /**
+   * An index written by {@link KeywordIndex.toBytes}. Its arrays are views of `bytes` (which
+   * must then stay unchanged) when they are aligned, copies otherwise.
+   */
   static fromBytes(bytes: Buffer): KeywordIndex {
-    const headerLength = bytes.readUInt32LE(0);
-    const total = bytes.readUInt32LE(4);
-    const { ids, lengths, terms } = JSON.parse(bytes.toString("utf8", 8, 8 + headerLength)) as {
-      ids: string[];
-      lengths: number[];
-      terms: string[];
-    };
-    // Copied into aligned buffers: the file's bytes may sit at any offset.
-    let at = 8 + headerLength + ((4 - (headerLength % 4)) % 4);
-    const copy = (byteLength: number) => {
-      const out = new ArrayBuffer(byteLength);
-      new Uint8Array(out).set(bytes.subarray(at, at + byteLength));
+    const [idsLength, count, termCount, total] = [0, 4, 8, 12].map((at) => bytes.readUInt32LE(at));
+    const ids = JSON.parse(bytes.toString("utf8", 16, 16 + idsLength)) as string[];
+    let at = 16 + idsLength + ((4 - (idsLength % 4)) % 4);
+    const take = <T>(
+      make: (buffer: ArrayBufferLike, offset: number, length: number) => T,
+      size: number,
+      length: number,
+    ): T => {
+      const byteLength = size * length;
+      const offset = bytes.byteOffset + at;
       at += byteLength;
-      return out;
+      if (offset % size === 0) return make(bytes.buffer, offset, length);
+      return make(bytes.buffer.slice(offset, offset + byteLength), 0, length);
     };
-    const sizes = new Int32Array(copy(terms.length * 4));
-    const docs = new Int32Array(copy(total * 4));
-    const counts = new Uint16Array(copy((total + (total % 2)) * 2));
     const index = new KeywordIndex();
     index.ids = ids;
-    index.lengths = lengths;
-    ids.forEach((id, doc) => index.docOf.set(id, doc));
-    index.live = ids.length;
-    index.totalLength = lengths.reduce((sum, length) => sum + length, 0);
+    index.lengths = take((b, o, n) => new Int32Array(b, o, n), 4, count);
+    const offsets = take((b, o, n) => new Uint32Array(b, o, n), 4, termCount + 1);
+    const sizes = take((b, o, n) => new Uint32Array(b, o, n), 4, termCount);
+    const docs = take((b, o, n) => new Int32Array(b, o, n), 4, total);
+    const counts = take((b, o, n) => new Uint16Array(b, o, n), 2, total + (total % 2));
+    const starts = new Uint32Array(termCount);
+    for (let i = 1; i < termCount; i++) starts[i] = starts[i - 1] + sizes[i - 1];
+    index.saved = {
+      text: bytes.subarray(at, at + offsets[termCount]),
+      offsets,
+      starts,
+      sizes,
+      docs,
+      counts,
+    };
+    index.live = count;
+    for (let doc = 0; doc < count; doc++) index.totalLength += index.lengths[doc];
     index.totalPostings = total;
-    let offset = 0;
-    terms.forEach((term, i) => {
-      index.postings.set(term, Postings.shared(docs, counts, offset, sizes[i]));
-      offset += sizes[i];
-    });
     return index;
   }
+}
+
+function bytesOf(array: ArrayBufferView): Buffer {
+  return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
 }

@@ -10,6 +10,8 @@ const CANDIDATES_PER_HIT = 4;
 const MIN_CANDIDATES = 40;
 /** Per-memory maps (row key, metadata) in bytes, for the cache budget. */
 const ROW_OVERHEAD_BYTES = 120;
+/** Marks a saved scope state (and its layout version). */
+const STATE_MAGIC = 0x31737153;
 
 /** Where a scope's index reads what it does not keep in memory. */
 export interface ScopeRowSource {
@@ -17,6 +19,8 @@ export interface ScopeRowSource {
   embeddings(seqs: number[]): Map<number, Float32Array>;
   /** Every vector of the scope as `[seq, id, Float32 LE blob]`. */
   vectors(): Iterable<[number, string, Uint8Array]>;
+  /** Every memory of the scope as `[id, metadata JSON]`. */
+  metadata(): Iterable<[string, string]>;
 }
 
 /**
@@ -29,8 +33,18 @@ export class ScopeIndex implements CachedScope {
   private keywords = new KeywordIndex();
   /** Raw JSON until a filter first needs it, then the parsed object. */
   private readonly metadata = new Map<string, string | MemoryMetadata>();
+  /** False for a restored scope until a filter needs metadata (then read from the rows). */
+  private metadataLoaded = true;
   private readonly seqOf = new Map<string, number>();
   private readonly idOf = new Map<number, string>();
+  /**
+   * A restored scope's rows until it is first written: row keys in the keyword index's
+   * document order (sharing its ids) and the documents sorted by row key. Reads look rows up
+   * here, so a restart builds no map; the first write builds `seqOf` and `idOf`.
+   */
+  private saved?: { ids: readonly (string | undefined)[]; seqs: Float64Array; bySeq: Int32Array };
+  /** Row keys of the ids a restored scope's searches returned (their neighbours are asked next). */
+  private readonly hitSeqs = new Map<string, number>();
   private vectors?: ScopeVectors;
   /** Writes applied to the approximate index since it was last saved. */
   changesSinceSave = 0;
@@ -52,7 +66,7 @@ export class ScopeIndex implements CachedScope {
   }
 
   get size(): number {
-    return this.seqOf.size;
+    return this.saved ? this.saved.seqs.length : this.seqOf.size;
   }
 
   get bytes(): number {
@@ -93,6 +107,7 @@ export class ScopeIndex implements CachedScope {
     vector: Float32Array,
     previous?: string,
   ): void {
+    this.buildMaps();
     if (previous !== undefined) this.keywords.remove(id, previous);
     if (this.order && !this.seqOf.has(id)) {
       // New rows get the highest row key of the table, so appending keeps the order.
@@ -112,6 +127,7 @@ export class ScopeIndex implements CachedScope {
 
   /** A committed delete of a memory whose text was `text`. */
   remove(id: string, text: string): void {
+    this.buildMaps();
     const seq = this.seqOf.get(id);
     if (seq === undefined) return;
     this.seqOf.delete(id);
@@ -130,10 +146,53 @@ export class ScopeIndex implements CachedScope {
   }
 
   has(id: string): boolean {
-    return this.seqOf.has(id);
+    return this.seqOfId(id) !== undefined;
+  }
+
+  /** Turns a restored scope's saved rows into the maps that writes keep up to date. */
+  private buildMaps(): void {
+    const saved = this.saved;
+    if (!saved) return;
+    saved.ids.forEach((id, doc) => {
+      this.seqOf.set(id!, saved.seqs[doc]);
+      this.idOf.set(saved.seqs[doc], id!);
+    });
+    this.saved = undefined;
+    this.hitSeqs.clear();
+  }
+
+  private seqOfId(id: string): number | undefined {
+    if (this.saved) {
+      const seq = this.hitSeqs.get(id);
+      if (seq !== undefined) return seq;
+      this.buildMaps();
+    }
+    return this.seqOf.get(id);
+  }
+
+  private idOfSeq(seq: number): string | undefined {
+    const saved = this.saved;
+    if (!saved) return this.idOf.get(seq);
+    const { seqs, bySeq, ids } = saved;
+    let low = 0;
+    let high = bySeq.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      const found = seqs[bySeq[middle]];
+      if (found === seq) return ids[bySeq[middle]];
+      if (found < seq) low = middle + 1;
+      else high = middle - 1;
+    }
+    return undefined;
   }
 
   private metadataOf(id: string): MemoryMetadata {
+    if (!this.metadataLoaded) {
+      for (const [rowId, json] of this.source.metadata()) {
+        if (!this.metadata.has(rowId)) this.metadata.set(rowId, json);
+      }
+      this.metadataLoaded = true;
+    }
     const value = this.metadata.get(id);
     if (typeof value !== "string") return value ?? {};
     const parsed = JSON.parse(value) as MemoryMetadata;
@@ -148,6 +207,7 @@ export class ScopeIndex implements CachedScope {
   /** Every vector in memory (loaded on first need in approximate mode). */
   private allVectors(): ScopeVectors {
     if (!this.vectors) {
+      this.buildMaps();
       const vectors = new ScopeVectors(this.dims, this.kernel, this.size);
       for (const [, id, blob] of this.source.vectors()) {
         if (this.seqOf.has(id)) vectors.addBlob(id, blob);
@@ -173,8 +233,9 @@ export class ScopeIndex implements CachedScope {
     const vectors = this.vectors ? undefined : this.source.embeddings(seqs);
     const hits: { id: string; score: number }[] = [];
     for (const seq of seqs) {
-      const id = this.idOf.get(seq);
+      const id = this.idOfSeq(seq);
       if (id === undefined) continue;
+      if (this.saved) this.hitSeqs.set(id, seq);
       const score = this.vectors
         ? this.vectors.similarity(id, query)
         : dot(vectors!.get(seq), query, this.dims);
@@ -185,27 +246,33 @@ export class ScopeIndex implements CachedScope {
 
   /** Top-K by BM25 over this scope's statistics, scores in [0, 1] (see {@link KeywordIndex}). */
   keywordSearch(query: string, topK: number, filter?: MetadataFilter): KeywordHit[] {
-    return this.keywords.search(query, topK, this.acceptFor(filter));
+    const hits = this.keywords.search(query, topK, this.acceptFor(filter));
+    const saved = this.saved;
+    if (saved) for (const hit of hits) this.hitSeqs.set(hit.id, saved.seqs[hit.doc]);
+    return hits;
   }
 
   /**
-   * What this scope's state needs besides its approximate index, as bytes: row keys, ids,
-   * metadata and the keyword index. Saved with the index, so a large scope starts without
-   * reading or tokenising its rows.
+   * What this scope's state needs besides its approximate index, as bytes: row keys (in the
+   * keyword index's document order, whose ids they share), documents sorted by row key, and
+   * the keyword index. Saved with the index, so a large scope starts without reading or
+   * tokenising its rows; metadata is read from the rows when a filter first needs it.
    */
   snapshot(): Buffer {
-    const seqs: number[] = [];
-    const metadata: string[] = [];
-    for (const [seq, id] of this.idOf) {
-      seqs.push(seq);
-      const value = this.metadata.get(id);
-      metadata.push(typeof value === "string" ? value : JSON.stringify(value ?? {}));
-    }
-    const ids = seqs.map((seq) => this.idOf.get(seq)!);
-    const rows = Buffer.from(JSON.stringify({ seqs, ids, metadata }), "utf8");
-    const lead = Buffer.alloc(4);
-    lead.writeUInt32LE(rows.length, 0);
-    return Buffer.concat([lead, rows, this.keywords.toBytes()]);
+    const keywords = this.keywords.toBytes();
+    const ids = this.keywords.documentIds;
+    const seqs = Float64Array.from(ids, (id) => this.seqOfId(id!)!);
+    const bySeq = Int32Array.from(seqs.keys()).sort((a, b) => seqs[a] - seqs[b]);
+    const lead = Buffer.alloc(8);
+    lead.writeUInt32LE(STATE_MAGIC, 0);
+    lead.writeUInt32LE(ids.length, 4);
+    return Buffer.concat([
+      lead,
+      Buffer.from(seqs.buffer),
+      Buffer.from(bySeq.buffer),
+      Buffer.alloc((bySeq.byteLength % 8) as 0 | 4),
+      keywords,
+    ]);
   }
 
   /** A scope's state from {@link ScopeIndex.snapshot} and its saved approximate index. */
@@ -217,19 +284,17 @@ export class ScopeIndex implements CachedScope {
     source: ScopeRowSource,
     index: ApproximateIndex,
   ): ScopeIndex {
-    const rowsLength = bytes.readUInt32LE(0);
-    const { seqs, ids, metadata } = JSON.parse(bytes.toString("utf8", 4, 4 + rowsLength)) as {
-      seqs: number[];
-      ids: string[];
-      metadata: string[];
-    };
+    if (bytes.readUInt32LE(0) !== STATE_MAGIC) throw new Error("not a saved scope state");
+    const count = bytes.readUInt32LE(4);
+    const copy = (from: number, byteLength: number) =>
+      bytes.buffer.slice(bytes.byteOffset + from, bytes.byteOffset + from + byteLength);
+    const seqs = new Float64Array(copy(8, count * 8));
+    const bySeq = new Int32Array(copy(8 + count * 8, count * 4));
     const entry = new ScopeIndex(scope, dims, kernel, source, index);
-    seqs.forEach((seq, i) => {
-      entry.seqOf.set(ids[i], seq);
-      entry.idOf.set(seq, ids[i]);
-      entry.metadata.set(ids[i], metadata[i]);
-    });
-    entry.keywords = KeywordIndex.fromBytes(bytes.subarray(4 + rowsLength));
+    entry.keywords = KeywordIndex.fromBytes(bytes.subarray(8 + count * 12 + ((count * 4) % 8)));
+    if (entry.keywords.documentIds.length !== count) throw new Error("inconsistent scope state");
+    entry.saved = { ids: entry.keywords.documentIds, seqs, bySeq };
+    entry.metadataLoaded = false;
     return entry;
   }
 
@@ -238,16 +303,19 @@ export class ScopeIndex implements CachedScope {
    * order): the turns around a turn of a conversation stored verbatim.
    */
   neighbors(ids: string[]): Map<string, string[]> {
-    this.order ??= [...this.idOf.keys()].sort((a, b) => a - b);
+    const saved = this.saved;
+    this.order ??= saved
+      ? Array.from(saved.bySeq, (doc) => saved.seqs[doc])
+      : [...this.idOf.keys()].sort((a, b) => a - b);
     const order = this.order;
     const out = new Map<string, string[]>();
     for (const id of ids) {
-      const seq = this.seqOf.get(id);
+      const seq = this.seqOfId(id);
       if (seq === undefined) continue;
       const at = lowerBound(order, seq);
       const around: string[] = [];
-      if (at > 0) around.push(this.idOf.get(order[at - 1])!);
-      if (at + 1 < order.length) around.push(this.idOf.get(order[at + 1])!);
+      if (at > 0) around.push(this.idOfSeq(order[at - 1])!);
+      if (at + 1 < order.length) around.push(this.idOfSeq(order[at + 1])!);
       out.set(id, around);
     }
     return out;

@@ -207,6 +207,10 @@ export class SqliteSearch extends SqliteSearchPart {
         this.scoped("vectors", mask, () => `SELECT seq, id, embedding FROM memories WHERE ${sql}`)
           .raw(true)
           .iterate(...params) as IterableIterator<[number, string, Buffer]>,
+      metadata: () =>
+        this.scoped("metadata", mask, () => `SELECT id, metadata FROM memories WHERE ${sql}`)
+          .raw(true)
+          .iterate(...params) as IterableIterator<[string, string]>,
     };
     // Saved indexes exist only on disk, with a native kernel, when approximate search is on.
     const saves =
@@ -223,7 +227,18 @@ export class SqliteSearch extends SqliteSearchPart {
       };
       const saved = saves ? this.indexFiles!.load(stamp, this.kernel) : undefined;
       if (saved) {
-        return ScopeIndex.restore(saved.state, queryScope, dims, this.kernel, source, saved.index);
+        try {
+          return ScopeIndex.restore(
+            saved.state,
+            queryScope,
+            dims,
+            this.kernel,
+            source,
+            saved.index,
+          );
+        } catch {
+          // A damaged state file: rebuilt from the rows below (and saved again).
+        }
       }
       const count = this.scoped("count", mask, () => `SELECT count(*) FROM memories WHERE ${sql}`)
         .pluck()
