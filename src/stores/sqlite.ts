@@ -92,6 +92,8 @@ export const DEFAULT_APPROXIMATE_FROM = 20_000;
 
 export const DEFAULT_SQLITE_PATH = "./.langchain-mem0/memory.db";
 const DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024;
+/** Address space mapped for reads; pages are the file's, shared with the OS cache. */
+const MMAP_BYTES = 4 * 1024 * 1024 * 1024;
 
 /**
  * The embedded default store: memories, their vectors, the change history, recent messages,
@@ -143,6 +145,9 @@ export class SqliteStore
       this.db.pragma("foreign_keys = ON");
       // Deleted rows are overwritten with zeros, so forgotten text does not linger in free pages.
       this.db.pragma("secure_delete = ON");
+      // Reads through a memory map: a search's rows cost no read call each (about half the
+      // time of fetching 40 rows of a 100k-memory file, bench/); writes still go through WAL.
+      this.db.pragma(`mmap_size = ${MMAP_BYTES}`);
       this.db.function("mem0_match", { deterministic: true }, (metadata, filterJson) =>
         matchesFilter(
           JSON.parse(metadata as string) as Record<string, unknown>,

@@ -52,6 +52,7 @@ export class SqliteSearch extends SqliteSearchPart {
   private readonly approximateFrom: number;
   private readonly indexFiles?: IndexFiles;
   private lastDataVersion: number;
+  private knownDimensions?: number;
   private readonly stmt;
 
   constructor(ctx: SqliteSearchContext, settings: SqliteSearchSettings) {
@@ -118,6 +119,7 @@ export class SqliteSearch extends SqliteSearchPart {
 
   /** Drops the in-memory state and every saved index (the store was emptied). */
   reset(): void {
+    this.knownDimensions = undefined;
     this.cache.clear();
     this.indexFiles?.clear();
   }
@@ -138,10 +140,19 @@ export class SqliteSearch extends SqliteSearchPart {
     return new Map(rows.map((row) => [row.id, Array.from(blobToVector(row.embedding))]));
   }
 
+  /**
+   * The recorded embedding dimension, remembered once known: it changes only when the store is
+   * emptied (here: `reset`; elsewhere: another connection's commit, see below).
+   */
+  private dimensions(): number | undefined {
+    return (this.knownDimensions ??= this.recordedDimensions());
+  }
+
   /** Drops the cached search state when another connection has committed since the last check. */
   private syncWithOtherConnections(): void {
     const version = this.stmt.dataVersion.get() as number;
     if (version !== this.lastDataVersion) {
+      this.knownDimensions = undefined;
       this.cache.clear();
       this.lastDataVersion = version;
     }
@@ -153,11 +164,11 @@ export class SqliteSearch extends SqliteSearchPart {
     options: StoreSearchOptions,
   ): Promise<ScoredMemory[]> {
     const queryScope = this.checkSearch(scope, options);
-    const dims = this.recordedDimensions();
+    this.syncWithOtherConnections();
+    const dims = this.dimensions();
     if (dims === undefined) return [];
     this.checkVector(vector, dims, "Query vector");
     if (options.topK === 0) return [];
-    this.syncWithOtherConnections();
     const entry = this.scopeIndex(queryScope, dims);
     return this.withRows(
       entry.vectorSearch(normalizeVector(vector), options.topK, options.filters),
@@ -172,18 +183,18 @@ export class SqliteSearch extends SqliteSearchPart {
   ): Promise<ScoredMemory[]> {
     const queryScope = this.checkSearch(scope, options);
     if (options.topK === 0) return [];
-    const dims = this.recordedDimensions();
-    if (dims === undefined) return [];
     this.syncWithOtherConnections();
+    const dims = this.dimensions();
+    if (dims === undefined) return [];
     const entry = this.scopeIndex(queryScope, dims);
     return this.withRows(entry.keywordSearch(String(query ?? ""), options.topK, options.filters));
   }
 
   /** The memories stored just before and after each given one inside the scope. */
   async neighbors(ids: string[], queryScope: MemoryScope): Promise<Map<string, string[]>> {
-    const dims = this.recordedDimensions();
-    if (dims === undefined || ids.length === 0) return new Map();
     this.syncWithOtherConnections();
+    const dims = this.dimensions();
+    if (dims === undefined || ids.length === 0) return new Map();
     return this.scopeIndex(queryScope, dims).neighbors(ids);
   }
 
@@ -337,10 +348,10 @@ export class SqliteSearch extends SqliteSearchPart {
   async similarities(vector: number[], ids: string[]): Promise<Map<string, number>> {
     this.assertOpen();
     const result = new Map<string, number>();
-    const dims = this.recordedDimensions();
+    this.syncWithOtherConnections();
+    const dims = this.dimensions();
     if (dims === undefined || ids.length === 0) return result;
     this.checkVector(vector, dims, "Query vector");
-    this.syncWithOtherConnections();
     const query = normalizeVector(vector);
     const missing: string[] = [];
     for (const id of new Set(ids)) {
