@@ -272,6 +272,37 @@ describeNative("quantised index (usearch kernel) stays consistent with the rows"
   });
 });
 
+describe("keyword search skips what cannot rank", () => {
+  test("pruned scoring returns the top-K of scoring every posting, also after removals and a restore", () => {
+    const next = rng(7);
+    // Words with Zipf-like frequencies: a few in most memories, most in a handful.
+    const words = Array.from({ length: 400 }, (_, i) => `w${i}x`);
+    const word = () => words[Math.floor(words.length * next() ** 3)];
+    const text = () => Array.from({ length: 4 + Math.floor(next() * 8) }, word).join(" ");
+    const index = new KeywordIndex();
+    const texts = new Map<string, string>();
+    for (let i = 0; i < 3000; i++) {
+      texts.set(`m${i}`, text());
+      index.add(`m${i}`, texts.get(`m${i}`)!);
+    }
+    for (let i = 0; i < 3000; i += 7) index.remove(`m${i}`, texts.get(`m${i}`)!);
+    const restored = KeywordIndex.fromBytes(index.toBytes());
+    const everything = () => true; // a filter that rejects nothing turns pruning off
+    let pruned = 0;
+    for (let q = 0; q < 200; q++) {
+      const query = Array.from({ length: 2 + (q % 5) }, word).join(" ");
+      for (const searched of [index, restored]) {
+        const fast = searched.search(query, 10);
+        const full = searched.search(query, 10, everything);
+        expect(fast.map((hit) => hit.id)).toEqual(full.map((hit) => hit.id));
+        fast.forEach((hit, i) => expect(hit.score).toBeCloseTo(full[i].score, 12));
+        if (fast.length === 10) pruned++;
+      }
+    }
+    expect(pruned).toBeGreaterThan(100);
+  });
+});
+
 describe("keyword statistics come from the searched scope only", () => {
   const texts = [
     "Alice adopted a greyhound named Pixel",

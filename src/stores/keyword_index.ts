@@ -78,6 +78,8 @@ class Postings {
   length = 0;
   /** Live documents containing the term. */
   df = 0;
+  /** The largest count in the list (an upper bound once documents are removed); -1 until asked. */
+  private maxCount = -1;
 
   constructor(capacity = 4) {
     this.docs = new Int32Array(capacity);
@@ -108,6 +110,32 @@ class Postings {
     this.docs[this.length] = doc;
     this.counts[this.length++] = Math.min(count, 0xffff);
     this.df++;
+    if (this.maxCount >= 0) this.maxCount = Math.max(this.maxCount, Math.min(count, 0xffff));
+  }
+
+  highestCount(): number {
+    if (this.maxCount < 0) {
+      let highest = 0;
+      for (let i = this.start; i < this.start + this.length; i++) {
+        highest = Math.max(highest, this.counts[i]);
+      }
+      this.maxCount = highest;
+    }
+    return this.maxCount;
+  }
+
+  /** Position of `doc` at or after `from` (documents are ascending), or -1. */
+  find(doc: number, from: number): number {
+    let low = from;
+    let high = this.start + this.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      const found = this.docs[middle];
+      if (found === doc) return middle;
+      if (found < doc) low = middle + 1;
+      else high = middle - 1;
+    }
+    return -1;
   }
 }
 
@@ -322,19 +350,50 @@ export class KeywordIndex {
       this.scores = new Float64Array(Math.max(this.ids.length, this.scores.length * 2));
     }
     const { scores, ids, lengths } = this;
+    const idfs = kept.map((list) => Math.log(1 + (this.live - list.df + 0.5) / (list.df + 0.5)));
+    const best = idfs.reduce((sum, idf) => sum + idf, 0);
+    // What the lists from `t` on can add to a document at most (BM25 grows with the count
+    // and is largest for the shortest document).
+    const remaining = new Float64Array(kept.length + 1);
+    for (let t = kept.length - 1; t >= 0; t--) {
+      const count = kept[t].highestCount();
+      remaining[t] = remaining[t + 1] + (idfs[t] * count * (K1 + 1)) / (count + K1 * (1 - B));
+    }
+    const contribution = (t: number, at: number, doc: number) => {
+      const tf = kept[t].counts[at];
+      const norm = K1 * (1 - B + (B * lengths[doc]) / average);
+      return (idfs[t] * tf * (K1 + 1)) / (tf + norm);
+    };
     const touched: number[] = [];
-    let best = 0;
-    for (const list of kept) {
-      const idf = Math.log(1 + (this.live - list.df + 0.5) / (list.df + 0.5));
-      best += idf;
-      const { docs, counts, start } = list;
-      for (let i = start; i < start + list.length; i++) {
+    for (let t = 0; t < kept.length; t++) {
+      // MaxScore: once the K-th best score reaches what the remaining (more common) terms can
+      // add, no document they alone contain can rank; only documents that can still pass the
+      // K-th are completed, by lookups instead of a scan of those long lists. Not with a
+      // filter, whose rejections could leave fewer than K above that score.
+      if (!accept && t > 0 && touched.length >= topK) {
+        const kth = kthLargest(scores, touched, topK);
+        if (kth >= remaining[t]) {
+          const open = touched
+            .filter((doc) => scores[doc] + remaining[t] > kth)
+            .sort((a, b) => a - b);
+          for (let u = t; u < kept.length; u++) {
+            let from = kept[u].start;
+            for (const doc of open) {
+              const at = kept[u].find(doc, from);
+              if (at < 0) continue;
+              from = at + 1;
+              scores[doc] += contribution(u, at, doc);
+            }
+          }
+          break;
+        }
+      }
+      const { docs, start, length } = kept[t];
+      for (let i = start; i < start + length; i++) {
         const doc = docs[i];
         if (ids[doc] === undefined) continue;
-        const tf = counts[i];
-        const norm = K1 * (1 - B + (B * lengths[doc]) / average);
         if (scores[doc] === 0) touched.push(doc);
-        scores[doc] += (idf * tf * (K1 + 1)) / (tf + norm);
+        scores[doc] += contribution(t, i, doc);
       }
     }
     const heap = new TopK(Math.min(topK, touched.length));
@@ -435,6 +494,16 @@ export class KeywordIndex {
     index.totalPostings = total;
     return index;
   }
+}
+
+/** The `k`-th largest score among the touched documents. */
+function kthLargest(scores: Float64Array, touched: number[], k: number): number {
+  const heap = new TopK(k);
+  for (const doc of touched) {
+    const score = scores[doc];
+    if (!heap.full || score > heap.min) heap.push(score, doc);
+  }
+  return heap.min;
 }
 
 function bytesOf(array: ArrayBufferView): Buffer {
