@@ -296,7 +296,7 @@ export async function searchLatency(context: BenchContext): Promise<SectionResul
       "Speed-up = mem0ai latency ÷ ours, measured in the same run. First query = the scope's first " +
         "search (ours loads the scope's vectors then; with many scopes it is every query's first touch).",
       "Recall@10 vs exact = share of the exact cosine top-10 returned: it checks the vector path " +
-        `(exact below ${DEFAULT_APPROXIMATE_FROM.toLocaleString("en")} memories per scope, HNSW from there); the hybrid rows and mem0ai ` +
+        `(exact below ${DEFAULT_APPROXIMATE_FROM.toLocaleString("en")} memories per scope, a full int8 scan with exact re-scoring from there); the hybrid rows and mem0ai ` +
         "add keyword (and, for mem0ai, entity) scores by design, so they are not meant to be 1.0.",
       "found@10 = share of the queries made from one memory's own words (every other query, " +
         "`memoryQuery` in corpus.ts) that return that memory in the top 10: ranking quality, where hybrid " +
