@@ -1,3 +1,4 @@
+import Database from "better-sqlite3";
 import { Memory } from "../src/backends/memory.js";
 import { Mem0ChatModel } from "../src/chat_models.js";
 import { Mem0ConfigError, Mem0InputError } from "../src/errors.js";
@@ -66,6 +67,47 @@ describe("episode recall in Memory.search", () => {
     expect((await memory.search("trip to Kyoto", { userId: "alice" })).episodes).toBeUndefined();
     const bob = await memory.search("trip to Kyoto", { userId: "bob", episodes: true });
     expect(bob.episodes!.flatMap(contents)).toEqual(["My trip to Kyoto was cancelled"]);
+    await memory.close();
+  });
+
+  it("keeps one vector for a verbatim turn and its memory, and the turn's own once the memory changes", async () => {
+    const file = newStoreFile(temp.dir);
+    const memory = new Memory({ embeddings: new HashEmbeddings(), path: file });
+    const owner = { userId: "alice" };
+    await say(
+      memory,
+      owner,
+      ["user", "We are planning a trip to Kyoto in April"],
+      ["user", "I need a new laptop for work"],
+    );
+    const vectors = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db
+          .prepare("SELECT embedding IS NOT NULL AS own, memory_seq FROM messages ORDER BY id")
+          .all() as { own: number; memory_seq: number | null }[];
+      } finally {
+        db.close();
+      }
+    };
+    expect(vectors().map((row) => row.own)).toEqual([0, 0]);
+    expect(vectors().every((row) => row.memory_seq !== null)).toBe(true);
+    const episodeOf = async (query: string) =>
+      (await memory.search(query, { ...owner, episodes: { topK: 1, window: 0 } })).episodes![0];
+    const kyoto = await episodeOf("trip to Kyoto");
+    expect(contents(kyoto)).toEqual(["We are planning a trip to Kyoto in April"]);
+
+    const { results } = await memory.getAll(owner);
+    const idOf = (text: string) => results.find((item) => item.memory === text)!.id;
+    await memory.update(idOf("We are planning a trip to Kyoto in April"), "Prefers green tea");
+    await memory.delete(idOf("I need a new laptop for work"));
+    // Each turn now holds its own copy of the vector it was stored with.
+    expect(vectors()).toEqual([
+      { own: 1, memory_seq: null },
+      { own: 1, memory_seq: null },
+    ]);
+    expect(await episodeOf("trip to Kyoto")).toMatchObject({ score: kyoto.score });
+    expect(contents(await episodeOf("new laptop"))).toEqual(["I need a new laptop for work"]);
     await memory.close();
   });
 

@@ -189,6 +189,8 @@ describe("persistence, embedder record, deleteScope, reset, migrations", () => {
     const db = new Database(file);
     db.exec(`
       DROP TABLE profiles;
+      DROP INDEX messages_memory;
+      ALTER TABLE messages DROP COLUMN memory_seq;
       ALTER TABLE messages DROP COLUMN embedding;
       DROP INDEX memories_agent;
       DROP INDEX memories_run;

@@ -738,17 +738,24 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
     }
   }
 
-  /** The request's messages as the owner's message log keeps them, with their vectors. */
+  /**
+   * The request's messages as the owner's message log keeps them, with their vectors and, for
+   * a verbatim add, the memory stored from each.
+   */
   private logged(
     { owner, conversation, now }: AddRequest,
     vectors: number[][] = [],
+    memoryIds: string[] = [],
   ): ApplyOptions["messages"] {
     const createdAt = now.toISOString();
     return {
       owner,
-      messages: conversation.map((message, i) =>
-        vectors[i] ? { ...message, createdAt, embedding: vectors[i] } : { ...message, createdAt },
-      ),
+      messages: conversation.map((message, i) => ({
+        ...message,
+        createdAt,
+        ...(vectors[i] ? { embedding: vectors[i] } : {}),
+        ...(vectors[i] && memoryIds[i] ? { memoryId: memoryIds[i] } : {}),
+      })),
     };
   }
 
@@ -783,7 +790,11 @@ export class Memory implements ManagedMemoryBackend, ProfileBackend {
       actor: message.role,
     }));
     return this.applyChanges(changes, {
-      messages: this.logged(request, this.episodeStore ? vectors : []),
+      messages: this.logged(
+        request,
+        this.episodeStore ? vectors : [],
+        changes.map((change) => (change.type === "insert" ? change.memory.id : "")),
+      ),
       outboxId: attempt.outboxId,
     });
   }

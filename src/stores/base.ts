@@ -57,6 +57,12 @@ export interface StoredMessage {
   createdAt: string;
   /** Embedding of the content, written so the turn can be recalled (`EpisodeStore`). */
   embedding?: number[];
+  /**
+   * The memory stored verbatim from this message in the same write, with the same embedding:
+   * a store may keep that vector once (it must then keep the message's vector when the memory
+   * changes or goes).
+   */
+  memoryId?: string;
 }
 
 /** One change inside an atomic write. */

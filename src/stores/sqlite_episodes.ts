@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { MemoryScope } from "../scope.js";
-import type { LoggedMessage, MessageMatch } from "./base.js";
+import type { LoggedMessage, MessageMatch, StoredMessage } from "./base.js";
 import { rankMessages } from "./episode_ranking.js";
 import type { ScopeCondition } from "./scope_sql.js";
 import { toLoggedMessage, type MessageRow } from "./store_rows.js";
@@ -9,6 +9,15 @@ import { blobToVector, normalizeVector, vectorToBlob } from "./vector_cache.js";
 /** Migration 7 of the SQLite store: a vector per logged message, for episode recall. */
 export const EPISODE_MIGRATION_SQL = `
   ALTER TABLE messages ADD COLUMN embedding BLOB;  -- Float32 little-endian, unit length
+`;
+
+/**
+ * Migration 8: a message stored verbatim as a memory shares that memory's vector (`memory_seq`,
+ * its embedding then NULL) instead of holding a second copy.
+ */
+export const SHARED_VECTOR_MIGRATION_SQL = `
+  ALTER TABLE messages ADD COLUMN memory_seq INTEGER;
+  CREATE INDEX messages_memory ON messages (memory_seq) WHERE memory_seq IS NOT NULL;
 `;
 
 interface SqliteMessageRow extends MessageRow {
@@ -38,7 +47,11 @@ export class SqliteEpisodes {
   constructor(private readonly context: SqliteEpisodesContext) {
     const { db } = context;
     this.stmt = {
-      setEmbedding: db.prepare("UPDATE messages SET embedding = ? WHERE id = ?"),
+      memorySeq: db.prepare("SELECT seq FROM memories WHERE id = ?").pluck(),
+      detach: db.prepare(
+        `UPDATE messages SET memory_seq = NULL,
+           embedding = (SELECT embedding FROM memories WHERE seq = @seq) WHERE memory_seq = @seq`,
+      ),
       byId: db.prepare("SELECT * FROM messages WHERE id = ?"),
       before: db.prepare(
         "SELECT * FROM messages WHERE scope_key = ? AND id < ? ORDER BY id DESC LIMIT ?",
@@ -49,15 +62,36 @@ export class SqliteEpisodes {
     };
   }
 
-  /** Stores the vector of a message just inserted (inside the caller's transaction). */
-  setEmbedding(id: number | bigint, embedding: number[]): void {
-    this.stmt.setEmbedding.run(vectorToBlob(normalizeVector(embedding)), id);
+  /**
+   * How a message about to be inserted keeps its vector: a reference to the memory stored from
+   * it in the same write when there is one, else its own copy.
+   */
+  vectorColumns(message: StoredMessage): { embedding: Buffer | null; memory_seq: number | null } {
+    if (!message.embedding) return { embedding: null, memory_seq: null };
+    const seq = message.memoryId
+      ? (this.stmt.memorySeq.get(message.memoryId) as number | undefined)
+      : undefined;
+    if (seq !== undefined) return { embedding: null, memory_seq: seq };
+    return { embedding: vectorToBlob(normalizeVector(message.embedding)), memory_seq: null };
+  }
+
+  /** Gives the messages sharing a memory's vector their own copy, before it changes or goes. */
+  detach(memorySeq: number): void {
+    this.stmt.detach.run({ seq: memorySeq });
   }
 
   search(vector: number[], query: string, scope: MemoryScope, topK: number): MessageMatch[] {
     const { mask, sql, params } = this.context.scopeCondition(scope);
     const rows = this.context
-      .scoped("episode-scan", mask, () => `SELECT * FROM messages WHERE ${sql}`)
+      .scoped(
+        "episode-scan",
+        mask,
+        () =>
+          `SELECT id, scope_key, user_id, agent_id, run_id, role, content, created_at,
+             coalesce(embedding, (SELECT m.embedding FROM memories m WHERE m.seq = memory_seq))
+               AS embedding
+           FROM messages WHERE ${sql}`,
+      )
       .all(...params) as SqliteMessageRow[];
     const unit = normalizeVector(vector);
     const candidates = rows.map((row) => {

@@ -3,7 +3,7 @@ import path from "node:path";
 import type Database from "better-sqlite3";
 import { Mem0ConfigError } from "../errors.js";
 import { loadSqliteDriver } from "./sqlite_driver.js";
-import { EPISODE_MIGRATION_SQL } from "./sqlite_episodes.js";
+import { EPISODE_MIGRATION_SQL, SHARED_VECTOR_MIGRATION_SQL } from "./sqlite_episodes.js";
 import { PROFILE_MIGRATION_SQL } from "./sqlite_profiles.js";
 
 /** Schema of the graph tables (migration 3). */
@@ -227,6 +227,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 7,
     description: "episode recall: a vector per logged message",
     sql: EPISODE_MIGRATION_SQL,
+  },
+  {
+    version: 8,
+    description: "a message stored verbatim as a memory shares its vector",
+    sql: SHARED_VECTOR_MIGRATION_SQL,
   },
 ];
 

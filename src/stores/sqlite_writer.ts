@@ -71,8 +71,10 @@ export class SqliteWriter {
          VALUES (@memory_id, @user_id, @agent_id, @run_id, @event, @previous, @next, @actor, @created_at)`,
       ),
       messageInsert: db.prepare(
-        `INSERT INTO messages (scope_key, user_id, agent_id, run_id, role, content, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO messages (scope_key, user_id, agent_id, run_id, role, content, created_at,
+           embedding, memory_seq)
+         VALUES (@scope_key, @user_id, @agent_id, @run_id, @role, @content, @created_at,
+           @embedding, @memory_seq)`,
       ),
     };
   }
@@ -188,6 +190,7 @@ export class SqliteWriter {
             continue;
           }
           const metadata = change.metadata ?? {};
+          this.ctx.episodes.detach(row.seq);
           this.stmt.update.run({
             id: change.id,
             text: change.text,
@@ -215,6 +218,7 @@ export class SqliteWriter {
             results.push({ change, applied: false });
             continue;
           }
+          this.ctx.episodes.detach(row.seq);
           this.stmt.delete.run(change.id);
           const owner = ownerOf(row);
           touched.set(scopeKey(owner), owner);
@@ -265,17 +269,14 @@ export class SqliteWriter {
   insertMessages(owner: MemoryScope, messages: StoredMessage[]): void {
     const key = scopeKey(owner);
     for (const message of messages) {
-      const { user_id, agent_id, run_id } = ownerColumns(owner);
-      const { lastInsertRowid } = this.stmt.messageInsert.run(
-        key,
-        user_id,
-        agent_id,
-        run_id,
-        message.role,
-        message.content,
-        message.createdAt ?? new Date().toISOString(),
-      );
-      if (message.embedding) this.ctx.episodes.setEmbedding(lastInsertRowid, message.embedding);
+      this.stmt.messageInsert.run({
+        scope_key: key,
+        ...ownerColumns(owner),
+        role: message.role,
+        content: message.content,
+        created_at: message.createdAt ?? new Date().toISOString(),
+        ...this.ctx.episodes.vectorColumns(message),
+      });
     }
   }
 
