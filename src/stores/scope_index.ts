@@ -6,7 +6,7 @@ import { ScopeVectors, type CachedScope } from "./vector_cache.js";
 import { dotAt, type ApproximateIndex, type VectorKernel } from "./vector_index.js";
 
 /** Candidates an approximate search fetches per wanted hit before exact re-scoring. */
-const CANDIDATES_PER_HIT = 4;
+const CANDIDATES_PER_HIT = 2;
 const MIN_CANDIDATES = 40;
 /** Per-memory maps (row key, metadata) in bytes, for the cache budget. */
 const ROW_OVERHEAD_BYTES = 120;
