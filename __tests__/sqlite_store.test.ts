@@ -108,10 +108,26 @@ describe("vector cache", () => {
       ["b", "a"],
     );
     expect((await first.similarities(axis(1), ["b"])).get("b")).toBeCloseTo(1, 6);
-    await second.apply([{ type: "delete", id: "a" }]);
-    expect((await first.vectorSearch(axis(1), alice, { topK: 5 })).map((r) => r.memory.id)).toEqual(
-      ["b"],
-    );
+    await second.apply([
+      { type: "delete", id: "a" },
+      {
+        type: "update",
+        id: "b",
+        text: "b2",
+        hash: "h:b2",
+        metadata: { kind: "y" },
+        embedding: axis(1),
+        updatedAt: nextTime(),
+      },
+    ]);
+    // Rows the first store read before (and keeps parsed) show the other store's update.
+    expect(
+      (await first.vectorSearch(axis(1), alice, { topK: 5 })).map((r) => [
+        r.memory.id,
+        r.memory.text,
+        r.memory.metadata,
+      ]),
+    ).toEqual([["b", "b2", { kind: "y" }]]);
     await second.close();
     await first.close();
   });

@@ -29,6 +29,8 @@ export type CacheOp =
 const INDEX_FORMAT = "int8-l2-1";
 /** Writes to a scope after which its approximate index is saved again (also on close). */
 const INDEX_SAVE_EVERY = 1000;
+/** Rows of recent hits kept parsed in memory (a few hundred bytes each). */
+const ROW_CACHE_SIZE = 20_000;
 
 /** How the search state of the SQLite store is kept (SqliteStoreOptions). */
 export interface SqliteSearchSettings {
@@ -53,6 +55,12 @@ export class SqliteSearch extends SqliteSearchPart {
   private readonly indexFiles?: IndexFiles;
   private lastDataVersion: number;
   private knownDimensions?: number;
+  /**
+   * Rows of recent hits by id, oldest first: a scope's popular memories are hits of most
+   * searches, and reading them again was half of a search. Dropped with the search state, and
+   * per id by this connection's writes.
+   */
+  private readonly rows = new Map<string, MemoryRow>();
   private readonly stmt;
 
   constructor(ctx: SqliteSearchContext, settings: SqliteSearchSettings) {
@@ -82,6 +90,7 @@ export class SqliteSearch extends SqliteSearchPart {
   applyCommitted(ops: CacheOp[]): void {
     const changed = new Set<ScopeIndex>();
     for (const op of ops) {
+      this.rows.delete(op.id);
       for (const entry of [...this.cache.containing(op.owner)]) {
         if (op.type === "delete") entry.remove(op.id, op.text);
         else if (op.vector.length === entry.dims) {
@@ -120,6 +129,7 @@ export class SqliteSearch extends SqliteSearchPart {
   /** Drops the in-memory state and every saved index (the store was emptied). */
   reset(): void {
     this.knownDimensions = undefined;
+    this.rows.clear();
     this.cache.clear();
     this.indexFiles?.clear();
   }
@@ -129,6 +139,7 @@ export class SqliteSearch extends SqliteSearchPart {
     // Written here rather than at every write: the next start loads instead of rebuilding.
     for (const entry of this.cache.values()) if (entry.changesSinceSave > 0) this.saveIndex(entry);
     this.cache.clear();
+    this.rows.clear();
   }
 
   /** The stored vectors of these memories. */
@@ -153,6 +164,7 @@ export class SqliteSearch extends SqliteSearchPart {
     const version = this.stmt.dataVersion.get() as number;
     if (version !== this.lastDataVersion) {
       this.knownDimensions = undefined;
+      this.rows.clear();
       this.cache.clear();
       this.lastDataVersion = version;
     }
@@ -335,11 +347,18 @@ export class SqliteSearch extends SqliteSearchPart {
   /** Loads the rows of scored ids, keeping the order and dropping ids that vanished. */
   private withRows(hits: { id: string; score: number }[]): ScoredMemory[] {
     if (hits.length === 0) return [];
-    const rows = this.stmt.getByIds.all(JSON.stringify(hits.map((hit) => hit.id))) as MemoryRow[];
-    const byId = new Map(rows.map((row) => [row.id, row]));
+    const unread = hits.filter((hit) => !this.rows.has(hit.id)).map((hit) => hit.id);
+    const read = new Map<string, MemoryRow>();
+    if (unread.length > 0) {
+      for (const row of this.stmt.getByIds.all(JSON.stringify(unread)) as MemoryRow[]) {
+        read.set(row.id, row);
+        if (this.rows.size >= ROW_CACHE_SIZE) this.rows.delete(this.rows.keys().next().value!);
+        this.rows.set(row.id, row);
+      }
+    }
     const out: ScoredMemory[] = [];
     for (const hit of hits) {
-      const row = byId.get(hit.id);
+      const row = read.get(hit.id) ?? this.rows.get(hit.id);
       if (row) out.push({ memory: toMemory(row), score: hit.score });
     }
     return out;
