@@ -272,6 +272,62 @@ describeNative("quantised index (usearch kernel) stays consistent with the rows"
   });
 });
 
+describeNative("int8 candidate index", () => {
+  const unit = (vector: number[]) => {
+    const norm = Math.hypot(...vector);
+    return Float32Array.from(vector, (x) => x / norm);
+  };
+  const top = (rows: Map<number, Float32Array>, query: Float32Array, k: number) =>
+    [...rows]
+      .map(([key, vector]) => ({ key, score: cosine([...query], [...vector]) }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, k)
+      .map(({ key }) => key);
+
+  test("a component larger than any before rescales the codes; saved and loaded it ranks the same", () => {
+    const index = native!.createIndex!(DIMS);
+    const rows = new Map<number, Float32Array>();
+    // Dense vectors first (small components), then a one-hot one (component 1).
+    for (let key = 1; key <= 300; key++) rows.set(key, unit(randomVector()));
+    index.addAll([...rows.keys()], Float32Array.from([...rows.values()].flatMap((v) => [...v])));
+    const oneHot = unit(Array.from({ length: DIMS }, (_, i) => (i === 3 ? 1 : 0)));
+    rows.set(1000, oneHot);
+    index.upsert(1000, oneHot);
+    expect(index.search(oneHot, 1)).toEqual([1000]);
+    // Spiky vectors whose large component only an enlarged scale tells apart.
+    for (let key = 2000; key < 2030; key++) {
+      const spiky = randomVector().map((x) => x / 10);
+      spiky[3] = 0.5 + (key - 2000) / 60;
+      rows.set(key, unit(spiky));
+      index.upsert(key, rows.get(key)!);
+    }
+    expect(index.search(oneHot, 10)).toEqual(expect.arrayContaining(top(rows, oneHot, 6)));
+    // Vectors after the rescale, coded at the new scale next to the rescaled old ones.
+    for (let key = 301; key <= 400; key++) {
+      rows.set(key, unit(randomVector()));
+      index.upsert(key, rows.get(key)!);
+    }
+    // Candidates (2 per wanted hit) hold the exact top 5, before and after a save.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mem0-int8-")), "i.vectors");
+    index.save(file);
+    const loaded = native!.loadIndex!(file, DIMS);
+    expect(loaded.size).toBe(431);
+    for (let q = 0; q < 20; q++) {
+      const query = unit(randomVector());
+      const exact = top(rows, query, 5);
+      for (const searched of [index, loaded]) {
+        expect(searched.search(query, 10)).toEqual(expect.arrayContaining(exact));
+      }
+    }
+    // Removing moves the last slot into the hole; the moved key stays findable.
+    loaded.remove(1);
+    rows.delete(1);
+    expect(loaded.size).toBe(430);
+    expect(loaded.search(oneHot, 1)).toEqual([1000]);
+    expect(loaded.search(rows.get(400)!, 1)).toEqual([400]);
+  });
+});
+
 describe("keyword search skips what cannot rank", () => {
   test("pruned scoring returns the top-K of scoring every posting, also after removals and a restore", () => {
     const next = rng(7);
