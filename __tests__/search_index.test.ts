@@ -329,6 +329,21 @@ describeNative("int8 candidate index", () => {
 });
 
 describe("keyword search skips what cannot rank", () => {
+  test("a restored index takes new documents without changing other terms' postings", () => {
+    const texts = ["apple banana", "banana cherry", "cherry date", "apple date"];
+    const fresh = new KeywordIndex();
+    texts.forEach((text, i) => fresh.add(`d${i}`, text));
+    const restored = KeywordIndex.fromBytes(fresh.toBytes());
+    // "appl" comes first in byte order: its saved postings start the shared arrays.
+    for (const index of [fresh, restored]) {
+      index.add("d4", "apple");
+      index.add("d5", "banana apple");
+    }
+    for (const word of ["apple", "banana", "cherry", "date"]) {
+      expect(restored.search(word, 10)).toEqual(fresh.search(word, 10));
+    }
+  });
+
   test("pruned scoring returns the top-K of scoring every posting, also after removals and a restore", () => {
     const next = rng(7);
     // Words with Zipf-like frequencies: a few in most memories, most in a handful.

@@ -80,6 +80,8 @@ class Postings {
   df = 0;
   /** The largest count in the list (an upper bound once documents are removed); -1 until asked. */
   private maxCount = -1;
+  /** False while the arrays are a restored index's, shared with other terms. */
+  private owned = true;
 
   constructor(capacity = 4) {
     this.docs = new Int32Array(capacity);
@@ -93,11 +95,12 @@ class Postings {
     list.counts = counts;
     list.start = start;
     list.length = list.df = length;
+    list.owned = false;
     return list;
   }
 
   push(doc: number, count: number): void {
-    if (this.start !== 0 || this.length === this.docs.length) {
+    if (!this.owned || this.length === this.docs.length) {
       const capacity = Math.max(4, this.length * 2);
       const docs = new Int32Array(capacity);
       docs.set(this.docs.subarray(this.start, this.start + this.length));
@@ -106,6 +109,7 @@ class Postings {
       this.docs = docs;
       this.counts = counts;
       this.start = 0;
+      this.owned = true;
     }
     this.docs[this.length] = doc;
     this.counts[this.length++] = Math.min(count, 0xffff);

@@ -270,7 +270,7 @@ export class ScopeIndex implements CachedScope {
       lead,
       Buffer.from(seqs.buffer),
       Buffer.from(bySeq.buffer),
-      Buffer.alloc((bySeq.byteLength % 8) as 0 | 4),
+      Buffer.alloc(bySeq.byteLength % 8),
       keywords,
     ]);
   }
