@@ -73,7 +73,8 @@ export async function footprint(context: BenchContext): Promise<SectionResult> {
       rows,
     ),
     notes: [
-      "RSS growth = RSS after loading and one search minus RSS of the same process with the empty store, both after GC. " +
+      "RSS growth = RSS after loading and one search minus RSS of the same process with the empty store, both after GC; " +
+        "on Linux private memory only (RssAnon): file pages of a memory-mapped SQLite file are the OS page cache. " +
         "Ours keeps the searched scope's vectors in memory (bounded by cacheBudgetBytes); mem0ai keeps its change " +
         "history in process memory (historyStore 'memory') and reads all rows on each search.",
       ...(memories === PER
