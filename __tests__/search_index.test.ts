@@ -218,6 +218,49 @@ describeNative("quantised index (usearch kernel) stays consistent with the rows"
     await store.close();
   });
 
+  test("an exact scope from a quarter of the threshold saves its keyword state, not its vectors", async () => {
+    const file = tempFile();
+    const rows = new Map<string, number[]>();
+    // Threshold 400: a scope of 150 is searched exactly, and from 100 its state is saved.
+    const openExact = () => new SqliteStore({ path: file, approximateFrom: 400 });
+    let store = openExact();
+    await store.ensureEmbedder("e", DIMS);
+    const changes: MemoryChange[] = [];
+    for (let i = 0; i < 150; i++) {
+      const vector = randomVector();
+      rows.set(`a${i}`, vector);
+      changes.push(insert(`a${i}`, alice, vector));
+    }
+    for (let i = 0; i < 20; i++) changes.push(insert(`b${i}`, bob));
+    await store.apply(changes);
+    await expectExact(store, rows);
+    await store.vectorSearch(randomVector(), bob, { topK: 1 }); // too small to save
+    const saved = savedFiles(file);
+    expect(saved.filter((name) => name.endsWith(".state"))).toHaveLength(1);
+    expect(saved.filter((name) => name.endsWith(".vectors"))).toEqual([]);
+    await store.close();
+
+    store = openExact();
+    await expectExact(store, rows);
+    expect((await store.keywordSearch("a42", alice, { topK: 1 }))[0].memory.id).toBe("a42");
+    expect((await store.neighbors(["a42"], alice)).get("a42")).toEqual(["a41", "a43"]);
+    expect(savedFiles(file)).toEqual(saved); // restored, not rebuilt
+    const added = randomVector();
+    rows.set("a150", added);
+    rows.delete("a43");
+    await store.apply([insert("a150", alice, added), { type: "delete", id: "a43" }]);
+    await expectExact(store, rows);
+    await store.close(); // saved again with the writes
+    expect(savedFiles(file)).not.toEqual(saved);
+    store = openExact();
+    await expectExact(store, rows);
+    expect((await store.neighbors(["a42"], alice)).get("a42")).toEqual(["a41", "a44"]);
+    expect(await store.keywordSearch("a43", alice, { topK: 1 })).toEqual([]);
+    await store.deleteScope(alice);
+    expect(savedFiles(file)).toEqual([]);
+    await store.close();
+  });
+
   test("deleteAll removes the scope's saved index and its vectors", async () => {
     const file = tempFile();
     const store = open(file);

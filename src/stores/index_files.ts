@@ -15,23 +15,23 @@ export interface IndexStamp {
 }
 
 interface IndexMeta extends IndexStamp {
-  /** The approximate index. */
-  file: string;
+  /** The approximate index, when the scope has one. */
+  file?: string;
   /** The rest of the scope's search state (ScopeIndex.snapshot). */
   state: string;
 }
 
 /** A saved index whose stamp matched. */
 export interface SavedIndex {
-  index: ApproximateIndex;
+  index?: ApproximateIndex;
   state: Buffer;
 }
 
 /**
- * Approximate indexes saved next to the store's file (one directory, one index file and one
- * JSON stamp per query scope), so a large scope is not re-indexed at every start. An index is
- * a cache of the rows: it is loaded only when its stamp matches the scope's current version,
- * and rebuilt otherwise.
+ * Search state saved next to the store's file (one directory; per query scope a JSON stamp,
+ * a state file and, for a scope searched approximately, an index file), so a large scope is
+ * not re-indexed at every start. It is a cache of the rows: loaded only when its stamp
+ * matches the scope's current version, and rebuilt otherwise.
  */
 export class IndexFiles {
   constructor(readonly dir: string) {}
@@ -57,7 +57,7 @@ export class IndexFiles {
     const meta = this.readMeta(stamp.scopeKey);
     if (
       !meta ||
-      !kernel.loadIndex ||
+      (meta.file && !kernel.loadIndex) ||
       meta.scopeKey !== stamp.scopeKey ||
       meta.version !== stamp.version ||
       meta.dims !== stamp.dims ||
@@ -67,7 +67,8 @@ export class IndexFiles {
     }
     try {
       const state = fs.readFileSync(path.join(this.dir, meta.state));
-      return { index: kernel.loadIndex(path.join(this.dir, meta.file), stamp.dims), state };
+      if (!meta.file) return { state };
+      return { index: kernel.loadIndex!(path.join(this.dir, meta.file), stamp.dims), state };
     } catch {
       return undefined;
     }
@@ -77,12 +78,16 @@ export class IndexFiles {
    * Saves the index under a new file name, then points the stamp at it and removes the old
    * file: a crash at any step leaves either the old or the new index readable.
    */
-  save(stamp: IndexStamp, index: ApproximateIndex, state: Buffer): void {
+  save(stamp: IndexStamp, index: ApproximateIndex | undefined, state: Buffer): void {
     fs.mkdirSync(this.dir, { recursive: true });
     const name = `${this.base(stamp.scopeKey)}.${crypto.randomBytes(6).toString("hex")}`;
-    const meta: IndexMeta = { ...stamp, file: `${name}.vectors`, state: `${name}.state` };
+    const meta: IndexMeta = {
+      ...stamp,
+      ...(index ? { file: `${name}.vectors` } : {}),
+      state: `${name}.state`,
+    };
     const previous = this.readMeta(stamp.scopeKey);
-    index.save(path.join(this.dir, meta.file));
+    if (index) index.save(path.join(this.dir, meta.file!));
     fs.writeFileSync(path.join(this.dir, meta.state), state);
     const metaPath = this.metaPath(stamp.scopeKey);
     fs.writeFileSync(`${metaPath}.tmp`, JSON.stringify(meta));
@@ -91,7 +96,7 @@ export class IndexFiles {
   }
 
   private removeFiles(meta: IndexMeta): void {
-    fs.rmSync(path.join(this.dir, meta.file), { force: true });
+    if (meta.file) fs.rmSync(path.join(this.dir, meta.file), { force: true });
     fs.rmSync(path.join(this.dir, meta.state), { force: true });
   }
 

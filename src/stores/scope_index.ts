@@ -46,7 +46,7 @@ export class ScopeIndex implements CachedScope {
   /** Row keys of the ids a restored scope's searches returned (their neighbours are asked next). */
   private readonly hitSeqs = new Map<string, number>();
   private vectors?: ScopeVectors;
-  /** Writes applied to the approximate index since it was last saved. */
+  /** Writes applied since the state was last saved (or loaded). */
   changesSinceSave = 0;
   /** Row keys in insertion order, built when neighbours are first asked for. */
   private order?: number[];
@@ -57,10 +57,13 @@ export class ScopeIndex implements CachedScope {
     readonly dims: number,
     private readonly kernel: VectorKernel,
     private readonly source: ScopeRowSource,
-    /** The approximate index, or for exact search the expected number of rows. */
-    mode: ApproximateIndex | { exact: number } | "approximate",
+    /**
+     * The approximate index, or for exact search the expected number of rows, or `"unloaded"`
+     * when the index ({@link ScopeIndex.useIndex}) or the vectors come after.
+     */
+    mode: ApproximateIndex | { exact: number } | "unloaded",
   ) {
-    if (mode === "approximate") return;
+    if (mode === "unloaded") return;
     if ("exact" in mode) this.vectors = new ScopeVectors(dims, kernel, mode.exact);
     else this.approximate = mode;
   }
@@ -83,7 +86,7 @@ export class ScopeIndex implements CachedScope {
     return this.approximate;
   }
 
-  /** Sets the approximate index of a scope created `"approximate"` (every vector of it). */
+  /** Sets the approximate index of a scope created `"unloaded"` (every vector of it). */
   useIndex(index: ApproximateIndex): void {
     this.approximate = index;
     this.changesSinceSave = 0;
@@ -119,10 +122,8 @@ export class ScopeIndex implements CachedScope {
     this.metadata.set(id, metadata);
     this.keywords.add(id, text);
     this.vectors?.upsert(id, vector);
-    if (this.approximate) {
-      this.approximate.upsert(seq, vector);
-      this.changesSinceSave++;
-    }
+    this.approximate?.upsert(seq, vector);
+    this.changesSinceSave++;
   }
 
   /** A committed delete of a memory whose text was `text`. */
@@ -139,10 +140,8 @@ export class ScopeIndex implements CachedScope {
       if (this.order[at] === seq) this.order.splice(at, 1);
     }
     this.vectors?.remove(id);
-    if (this.approximate) {
-      this.approximate.remove(seq);
-      this.changesSinceSave++;
-    }
+    this.approximate?.remove(seq);
+    this.changesSinceSave++;
   }
 
   has(id: string): boolean {
@@ -204,7 +203,7 @@ export class ScopeIndex implements CachedScope {
     return filter ? (id) => matchesFilter(this.metadataOf(id), filter) : undefined;
   }
 
-  /** Every vector in memory (loaded on first need in approximate mode). */
+  /** Every vector in memory (loaded on first need in approximate mode, or at a restore). */
   private allVectors(): ScopeVectors {
     if (!this.vectors) {
       this.buildMaps();
@@ -275,14 +274,17 @@ export class ScopeIndex implements CachedScope {
     ]);
   }
 
-  /** A scope's state from {@link ScopeIndex.snapshot} and its saved approximate index. */
+  /**
+   * A scope's state from {@link ScopeIndex.snapshot} and its saved approximate index; without
+   * one the scope searches exactly, on vectors read from the rows now.
+   */
   static restore(
     bytes: Buffer,
     scope: MemoryScope,
     dims: number,
     kernel: VectorKernel,
     source: ScopeRowSource,
-    index: ApproximateIndex,
+    index?: ApproximateIndex,
   ): ScopeIndex {
     if (bytes.readUInt32LE(0) !== STATE_MAGIC) throw new Error("not a saved scope state");
     const count = bytes.readUInt32LE(4);
@@ -290,11 +292,12 @@ export class ScopeIndex implements CachedScope {
       bytes.buffer.slice(bytes.byteOffset + from, bytes.byteOffset + from + byteLength);
     const seqs = new Float64Array(copy(8, count * 8));
     const bySeq = new Int32Array(copy(8 + count * 8, count * 4));
-    const entry = new ScopeIndex(scope, dims, kernel, source, index);
+    const entry = new ScopeIndex(scope, dims, kernel, source, index ?? "unloaded");
     entry.keywords = KeywordIndex.fromBytes(bytes.subarray(8 + count * 12 + ((count * 4) % 8)));
     if (entry.keywords.documentIds.length !== count) throw new Error("inconsistent scope state");
     entry.saved = { ids: entry.keywords.documentIds, seqs, bySeq };
     entry.metadataLoaded = false;
+    if (!index) entry.allVectors();
     return entry;
   }
 

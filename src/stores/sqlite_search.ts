@@ -29,6 +29,11 @@ export type CacheOp =
 const INDEX_FORMAT = "int8-l2-1";
 /** Writes to a scope after which its approximate index is saved again (also on close). */
 const INDEX_SAVE_EVERY = 1000;
+/**
+ * Share of `approximateFrom` from which an exact scope's keyword state is saved too (no
+ * vectors: those stay in the rows), so its restart reads no text and tokenises nothing.
+ */
+const STATE_SAVE_SHARE = 0.25;
 /** Rows of recent hits kept parsed in memory (a few hundred bytes each). */
 const ROW_CACHE_SIZE = 20_000;
 
@@ -53,6 +58,7 @@ export class SqliteSearch extends SqliteSearchPart {
   private readonly kernel: VectorKernel;
   private readonly approximateFrom: number;
   private readonly indexFiles?: IndexFiles;
+  private readonly saves: boolean;
   private lastDataVersion: number;
   private knownDimensions?: number;
   /**
@@ -69,6 +75,11 @@ export class SqliteSearch extends SqliteSearchPart {
     this.kernel = settings.kernel;
     this.approximateFrom = settings.approximateFrom;
     this.indexFiles = settings.indexFiles;
+    // Saved state exists only on disk, with a native kernel, when approximate search is on.
+    this.saves =
+      this.indexFiles !== undefined &&
+      this.kernel.createIndex !== undefined &&
+      this.approximateFrom < Infinity;
     this.stmt = {
       dataVersion: this.db.prepare("PRAGMA data_version").pluck(),
       getByIds: this.db.prepare(
@@ -212,9 +223,9 @@ export class SqliteSearch extends SqliteSearchPart {
 
   /**
    * The search state of a query scope, loaded on first use in one read transaction (rows and
-   * version agree): keyword index and vectors from the rows, or for a scope of at least
-   * `approximateFrom` memories its saved approximate index when the saved stamp matches, else
-   * a new one built from the rows and saved.
+   * version agree): its saved state when the saved stamp matches (with the approximate index,
+   * or with vectors from the rows), else keyword index and vectors built from the rows — an
+   * approximate index from `approximateFrom` memories — and saved when the scope is large.
    */
   private scopeIndex(queryScope: MemoryScope, dims: number): ScopeIndex {
     const key = scopeKey(queryScope);
@@ -235,11 +246,7 @@ export class SqliteSearch extends SqliteSearchPart {
           .raw(true)
           .iterate(...params) as IterableIterator<[string, string]>,
     };
-    // Saved indexes exist only on disk, with a native kernel, when approximate search is on.
-    const saves =
-      this.indexFiles !== undefined &&
-      this.kernel.createIndex !== undefined &&
-      this.approximateFrom < Infinity;
+    const saves = this.saves;
     const storeId = saves ? this.ctx.storeId() : "";
     const load = this.db.transaction((): ScopeIndex => {
       const stamp = {
@@ -273,7 +280,7 @@ export class SqliteSearch extends SqliteSearchPart {
         dims,
         this.kernel,
         source,
-        approximate ? "approximate" : { exact: count },
+        approximate ? "unloaded" : { exact: count },
       );
       const rows = this.scoped(
         inMemory ? "scope-rows-vectors" : "scope-rows",
@@ -293,10 +300,8 @@ export class SqliteSearch extends SqliteSearchPart {
         }
         entry.load(seq, id, text, metadata, embedding);
       }
-      if (approximate) {
-        entry.useIndex(this.buildIndex(dims, source.vectors()));
-        this.saveIndex(entry, stamp);
-      }
+      if (approximate) entry.useIndex(this.buildIndex(dims, source.vectors()));
+      this.saveIndex(entry, stamp);
       return entry;
     });
     const entry = load();
@@ -323,12 +328,13 @@ export class SqliteSearch extends SqliteSearchPart {
   }
 
   /**
-   * Saves the approximate index and state of a scope under the scope's current version,
-   * unless another connection has committed since this one last looked (the saved state
-   * could then miss its writes; the scope is reloaded instead).
+   * Saves the state (and approximate index) of a scope that has one or is large enough,
+   * under the scope's current version, unless another connection has committed since this one
+   * last looked (the saved state could then miss its writes; the scope is reloaded instead).
    */
   private saveIndex(entry: ScopeIndex, stamp?: IndexStamp): void {
-    if (!this.indexFiles || !entry.index) return;
+    if (!this.saves) return;
+    if (!entry.index && entry.size < this.approximateFrom * STATE_SAVE_SHARE) return;
     try {
       const current = stamp ?? {
         scopeKey: scopeKey(entry.scope),
@@ -337,7 +343,7 @@ export class SqliteSearch extends SqliteSearchPart {
         format: INDEX_FORMAT,
       };
       if (!stamp && (this.stmt.dataVersion.get() as number) !== this.lastDataVersion) return;
-      this.indexFiles.save(current, entry.index, entry.snapshot());
+      this.indexFiles!.save(current, entry.index, entry.snapshot());
       entry.changesSinceSave = 0;
     } catch {
       // A cache that cannot be written (read-only directory) is rebuilt at the next start.
