@@ -294,6 +294,8 @@ describe("Mem0ChatModel errors", () => {
     expect(build({ injection: "middle" })).toThrow(/injection/);
     expect(build({ store: "later" })).toThrow(/store/);
     expect(build({ filters: { rating: { near: 3 } } })).toThrow(/unknown operator "near"/);
+    expect(build({ callbacks: [0] })).toThrow(/`callbacks` must be callback handlers/);
+    expect(build({ callbacks: [null], store: "off" })).toThrow(/callback handlers/);
     expect(() => new Mem0ChatModel({ model: inner } as never)).toThrow(/needs `memory`/);
   });
 

@@ -267,6 +267,16 @@ export class Mem0ChatModel extends BaseChatModel<Mem0ChatModelCallOptions, AIMes
     if (fields.filters !== undefined) validateFilter(fields.filters, "Mem0ChatModel filters");
     const handler = storageHandler(fields.memory, fields);
     const userCallbacks = fields.callbacks;
+    if (
+      Array.isArray(userCallbacks) &&
+      userCallbacks.some((entry) => entry === null || typeof entry !== "object")
+    ) {
+      // Core would only fail at the first call, with a TypeError naming neither.
+      throw new Mem0ConfigError(
+        "Mem0ChatModel `callbacks` must be callback handlers (objects such as a " +
+          "BaseCallbackHandler or `{ handleLLMEnd() {} }`).",
+      );
+    }
     if (handler && userCallbacks !== undefined && !Array.isArray(userCallbacks)) {
       throw new Mem0ConfigError(
         "Mem0ChatModel takes constructor `callbacks` as an array of handlers; pass a " +
