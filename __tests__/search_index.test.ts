@@ -35,6 +35,18 @@ function insert(id: string, owner: MemoryScope, vector = randomVector(), text = 
   return { type: "insert", memory: memory(id, text, owner), embedding: vector } as MemoryChange;
 }
 
+/** `count` memories of alice with random vectors: the changes, and the rows the test keeps. */
+function aliceMemories(count: number) {
+  const rows = new Map<string, number[]>();
+  const changes: MemoryChange[] = [];
+  for (let i = 0; i < count; i++) {
+    const vector = randomVector();
+    rows.set(`a${i}`, vector);
+    changes.push(insert(`a${i}`, alice, vector));
+  }
+  return { rows, changes };
+}
+
 /** The exact top-K ids of the rows the test keeps, by cosine. */
 function exactTopK(rows: Map<string, number[]>, query: number[], k: number): string[] {
   return [...rows]
@@ -88,15 +100,9 @@ describeNative("quantised index (usearch kernel) stays consistent with the rows"
 
   test("add, update, delete, restart and another connection's writes", async () => {
     const file = tempFile();
-    const rows = new Map<string, number[]>();
+    const { rows, changes } = aliceMemories(200);
     let store = open(file);
     await store.ensureEmbedder("e", DIMS);
-    const changes: MemoryChange[] = [];
-    for (let i = 0; i < 200; i++) {
-      const vector = randomVector();
-      rows.set(`a${i}`, vector);
-      changes.push(insert(`a${i}`, alice, vector));
-    }
     // Another user's rows never reach alice's index.
     for (let i = 0; i < 50; i++) changes.push(insert(`b${i}`, bob));
     await store.apply(changes);
@@ -220,17 +226,11 @@ describeNative("quantised index (usearch kernel) stays consistent with the rows"
 
   test("an exact scope from a quarter of the threshold saves its keyword state, not its vectors", async () => {
     const file = tempFile();
-    const rows = new Map<string, number[]>();
+    const { rows, changes } = aliceMemories(150);
     // Threshold 400: a scope of 150 is searched exactly, and from 100 its state is saved.
     const openExact = () => new SqliteStore({ path: file, approximateFrom: 400 });
     let store = openExact();
     await store.ensureEmbedder("e", DIMS);
-    const changes: MemoryChange[] = [];
-    for (let i = 0; i < 150; i++) {
-      const vector = randomVector();
-      rows.set(`a${i}`, vector);
-      changes.push(insert(`a${i}`, alice, vector));
-    }
     for (let i = 0; i < 20; i++) changes.push(insert(`b${i}`, bob));
     await store.apply(changes);
     await expectExact(store, rows);
@@ -289,15 +289,9 @@ describeNative("quantised index (usearch kernel) stays consistent with the rows"
 
   test("without the native kernel search is exact and returns the same memories", async () => {
     const file = tempFile();
-    const rows = new Map<string, number[]>();
+    const { rows, changes } = aliceMemories(150);
     const withIndex = open(file);
     await withIndex.ensureEmbedder("e", DIMS);
-    const changes: MemoryChange[] = [];
-    for (let i = 0; i < 150; i++) {
-      const vector = randomVector();
-      rows.set(`a${i}`, vector);
-      changes.push(insert(`a${i}`, alice, vector));
-    }
     await withIndex.apply(changes);
     const plain = new SqliteStore({ path: file, nativeVectorSearch: false });
     for (let q = 0; q < 5; q++) {
