@@ -72,8 +72,10 @@ export interface SqliteStoreOptions {
   /**
    * Scope size (memories visible from a searched scope) from which vector search scans an
    * int8 copy of the scope's vectors and re-scores its candidates exactly (the copy is saved
-   * next to the file in `<path>-index/`); smaller scopes keep float vectors in memory. Default {@link DEFAULT_APPROXIMATE_FROM}; `Infinity` keeps every search
-   * exact. Needs the optional `usearch` package; without it search stays exact.
+   * next to the file in `<path>-index/`); smaller scopes are searched exactly on float vectors
+   * in memory, and from a quarter of this size save their keyword state there too. Default
+   * {@link DEFAULT_APPROXIMATE_FROM}; `Infinity` keeps every search exact and saves nothing.
+   * Needs the optional `usearch` package; without it search stays exact.
    */
   approximateFrom?: number;
   /**
@@ -85,8 +87,8 @@ export interface SqliteStoreOptions {
 
 /**
  * Default {@link SqliteStoreOptions.approximateFrom}: below it the float vectors of a scope
- * stay in memory (exact search under 1 ms per query, bench/); above it the int8 copy takes a
- * quarter of the memory and bandwidth at the same top-K.
+ * stay in memory (exact search about 1 ms per query at 10k, bench/); above it the int8 copy
+ * takes a quarter of the memory and bandwidth at the same top-K.
  */
 export const DEFAULT_APPROXIMATE_FROM = 20_000;
 
