@@ -47,7 +47,6 @@ export class SqliteEpisodes {
   constructor(private readonly context: SqliteEpisodesContext) {
     const { db } = context;
     this.stmt = {
-      memorySeq: db.prepare("SELECT seq FROM memories WHERE id = ?").pluck(),
       detach: db.prepare(
         `UPDATE messages SET memory_seq = NULL,
            embedding = (SELECT embedding FROM memories WHERE seq = @seq) WHERE memory_seq = @seq`,
@@ -64,13 +63,15 @@ export class SqliteEpisodes {
 
   /**
    * How a message about to be inserted keeps its vector: a reference to the memory stored from
-   * it in the same write when there is one, else its own copy.
+   * it in the same write (`stored`: row keys of the memories that write stored, by id) when
+   * there is one, else its own copy.
    */
-  vectorColumns(message: StoredMessage): { embedding: Buffer | null; memory_seq: number | null } {
+  vectorColumns(
+    message: StoredMessage,
+    stored: ReadonlyMap<string, number>,
+  ): { embedding: Buffer | null; memory_seq: number | null } {
     if (!message.embedding) return { embedding: null, memory_seq: null };
-    const seq = message.memoryId
-      ? (this.stmt.memorySeq.get(message.memoryId) as number | undefined)
-      : undefined;
+    const seq = message.memoryId === undefined ? undefined : stored.get(message.memoryId);
     if (seq !== undefined) return { embedding: null, memory_seq: seq };
     return { embedding: vectorToBlob(normalizeVector(message.embedding)), memory_seq: null };
   }

@@ -235,7 +235,11 @@ export class SqliteWriter {
       if (graph?.length) this.ctx.graph.applyChanges(graph);
       if (messages) {
         const owner = requireScope(messages.owner);
-        this.insertMessages(owner, messages.messages);
+        const stored = new Map<string, number>();
+        for (const op of cacheOps) {
+          if (op.type === "upsert" && op.previous === undefined) stored.set(op.id, op.seq);
+        }
+        this.insertMessages(owner, messages.messages, stored);
         touched.set(scopeKey(owner), owner);
       }
       if (profile) this.ctx.profiles.write(profile);
@@ -266,7 +270,12 @@ export class SqliteWriter {
     });
   }
 
-  insertMessages(owner: MemoryScope, messages: StoredMessage[]): void {
+  /** Inserts messages; `stored` has the row keys, by id, of the memories this write stored. */
+  insertMessages(
+    owner: MemoryScope,
+    messages: StoredMessage[],
+    stored: ReadonlyMap<string, number> = new Map(),
+  ): void {
     const key = scopeKey(owner);
     for (const message of messages) {
       this.stmt.messageInsert.run({
@@ -275,7 +284,7 @@ export class SqliteWriter {
         role: message.role,
         content: message.content,
         created_at: message.createdAt ?? new Date().toISOString(),
-        ...this.ctx.episodes.vectorColumns(message),
+        ...this.ctx.episodes.vectorColumns(message, stored),
       });
     }
   }
