@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 beforeEach(() => server.reset());
 
-const verbatim = (options: { episodes?: boolean } = {}) =>
+const verbatim = (options: { episodes?: boolean; path?: string } = {}) =>
   new Memory({ embeddings: new HashEmbeddings(), path: newStoreFile(temp.dir), ...options });
 
 /** Stores turns one add each, as a chat would, all with infer: false. */
@@ -72,7 +72,7 @@ describe("episode recall in Memory.search", () => {
 
   it("keeps one vector for a verbatim turn and its memory, and the turn's own once the memory changes", async () => {
     const file = newStoreFile(temp.dir);
-    const memory = new Memory({ embeddings: new HashEmbeddings(), path: file });
+    const memory = verbatim({ path: file });
     const owner = { userId: "alice" };
     await say(
       memory,

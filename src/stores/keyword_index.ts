@@ -166,6 +166,11 @@ interface SavedTerms {
   counts: Uint16Array;
 }
 
+/** The postings of saved term `at`, in the saved arrays. */
+function savedPostings(terms: SavedTerms, at: number): Postings {
+  return Postings.shared(terms.docs, terms.counts, terms.starts[at], terms.sizes[at]);
+}
+
 function findTerm(terms: SavedTerms, term: string): number {
   const key = Buffer.from(term, "utf8");
   let low = 0;
@@ -226,7 +231,11 @@ export class KeywordIndex {
     return this.ids;
   }
 
-  private docOf(): Map<string, number> {
+  /**
+   * The document of each id, for a write: a restored index first builds it and turns its
+   * saved lengths into a growable array.
+   */
+  private writableDocs(): Map<string, number> {
     if (!this.docOfId) {
       this.docOfId = new Map();
       this.ids.forEach((id, doc) => id !== undefined && this.docOfId!.set(id, doc));
@@ -241,8 +250,7 @@ export class KeywordIndex {
     if (found || !this.saved) return found;
     const at = findTerm(this.saved, term);
     if (at < 0) return undefined;
-    const { docs, counts, starts, sizes } = this.saved;
-    const list = Postings.shared(docs, counts, starts[at], sizes[at]);
+    const list = savedPostings(this.saved, at);
     this.postings.set(term, list);
     return list;
   }
@@ -253,12 +261,7 @@ export class KeywordIndex {
     if (!saved) return;
     for (let at = 0; at < saved.sizes.length; at++) {
       const term = saved.text.toString("utf8", saved.offsets[at], saved.offsets[at + 1]);
-      if (!this.postings.has(term)) {
-        this.postings.set(
-          term,
-          Postings.shared(saved.docs, saved.counts, saved.starts[at], saved.sizes[at]),
-        );
-      }
+      if (!this.postings.has(term)) this.postings.set(term, savedPostings(saved, at));
     }
     this.saved = undefined;
   }
@@ -266,7 +269,7 @@ export class KeywordIndex {
   /** Adds the text of a memory that is not in the index. */
   add(id: string, text: string): void {
     const { counts, length } = countTerms(text);
-    const docOf = this.docOf();
+    const docOf = this.writableDocs();
     const doc = this.ids.length;
     this.ids.push(id);
     (this.lengths as number[]).push(length);
@@ -283,7 +286,7 @@ export class KeywordIndex {
 
   /** Removes a memory; `text` is the text it was indexed with. */
   remove(id: string, text: string): void {
-    const docOf = this.docOf();
+    const docOf = this.writableDocs();
     const doc = docOf.get(id);
     if (doc === undefined) return;
     docOf.delete(id);
@@ -302,7 +305,7 @@ export class KeywordIndex {
   /** Rebuilds the postings without removed documents, renumbering the live ones. */
   private compact(): void {
     this.takeSavedTerms();
-    const docOf = this.docOf();
+    const docOf = this.writableDocs();
     const renumber = new Int32Array(this.ids.length).fill(-1);
     const ids: string[] = [];
     const lengths: number[] = [];

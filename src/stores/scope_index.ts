@@ -135,9 +135,10 @@ export class ScopeIndex implements CachedScope {
     this.idOf.delete(seq);
     this.metadata.delete(id);
     this.keywords.remove(id, text);
-    if (this.order) {
-      const at = lowerBound(this.order, seq);
-      if (this.order[at] === seq) this.order.splice(at, 1);
+    const order = this.order;
+    if (order) {
+      const at = lowerBound(order.length, (i) => order[i], seq);
+      if (order[at] === seq) order.splice(at, 1);
     }
     this.vectors?.remove(id);
     this.approximate?.remove(seq);
@@ -173,16 +174,8 @@ export class ScopeIndex implements CachedScope {
     const saved = this.saved;
     if (!saved) return this.idOf.get(seq);
     const { seqs, bySeq, ids } = saved;
-    let low = 0;
-    let high = bySeq.length - 1;
-    while (low <= high) {
-      const middle = (low + high) >> 1;
-      const found = seqs[bySeq[middle]];
-      if (found === seq) return ids[bySeq[middle]];
-      if (found < seq) low = middle + 1;
-      else high = middle - 1;
-    }
-    return undefined;
+    const at = lowerBound(bySeq.length, (i) => seqs[bySeq[i]], seq);
+    return at < bySeq.length && seqs[bySeq[at]] === seq ? ids[bySeq[at]] : undefined;
   }
 
   private metadataOf(id: string): MemoryMetadata {
@@ -315,7 +308,7 @@ export class ScopeIndex implements CachedScope {
     for (const id of ids) {
       const seq = this.seqOfId(id);
       if (seq === undefined) continue;
-      const at = lowerBound(order, seq);
+      const at = lowerBound(order.length, (i) => order[i], seq);
       const around: string[] = [];
       if (at > 0) around.push(this.idOfSeq(order[at - 1])!);
       if (at + 1 < order.length) around.push(this.idOfSeq(order[at + 1])!);
@@ -330,13 +323,13 @@ export class ScopeIndex implements CachedScope {
   }
 }
 
-/** The first position of a sorted array whose value is not below `value`. */
-function lowerBound(sorted: number[], value: number): number {
+/** The first of `length` ascending values (`valueAt(i)`) that is not below `value`. */
+function lowerBound(length: number, valueAt: (i: number) => number, value: number): number {
   let low = 0;
-  let high = sorted.length;
+  let high = length;
   while (low < high) {
     const middle = (low + high) >> 1;
-    if (sorted[middle] < value) low = middle + 1;
+    if (valueAt(middle) < value) low = middle + 1;
     else high = middle;
   }
   return low;

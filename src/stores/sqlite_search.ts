@@ -246,8 +246,7 @@ export class SqliteSearch extends SqliteSearchPart {
           .raw(true)
           .iterate(...params) as IterableIterator<[string, string]>,
     };
-    const saves = this.saves;
-    const storeId = saves ? this.ctx.storeId() : "";
+    const storeId = this.saves ? this.ctx.storeId() : "";
     const load = this.db.transaction((): ScopeIndex => {
       const stamp = {
         scopeKey: key,
@@ -255,7 +254,7 @@ export class SqliteSearch extends SqliteSearchPart {
         dims,
         format: INDEX_FORMAT,
       };
-      const saved = saves ? this.indexFiles!.load(stamp, this.kernel) : undefined;
+      const saved = this.saves ? this.indexFiles!.load(stamp, this.kernel) : undefined;
       if (saved) {
         try {
           return ScopeIndex.restore(

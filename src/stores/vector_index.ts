@@ -150,6 +150,11 @@ class QuantizedIndex implements ApproximateIndex {
 
   upsert(key: number, vector: Float32Array): void {
     this.cover(largestMagnitude(vector));
+    this.place(key, vector);
+  }
+
+  /** Codes a vector (within `limit`) into the key's slot, a new one when the key is new. */
+  private place(key: number, vector: Float32Array): void {
     const slots = this.slots();
     let slot = slots.get(key);
     if (slot === undefined) {
@@ -165,7 +170,7 @@ class QuantizedIndex implements ApproximateIndex {
     this.cover(largestMagnitude(vectors));
     this.reserve(this.count + keys.length);
     for (let i = 0; i < keys.length; i++) {
-      this.upsert(keys[i], vectors.subarray(i * this.dims, (i + 1) * this.dims));
+      this.place(keys[i], vectors.subarray(i * this.dims, (i + 1) * this.dims));
     }
   }
 
