@@ -6,7 +6,7 @@ import { fork } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import type { FootprintSample, FootprintSystem } from "./footprint_worker.js";
-import type { BenchContext, SectionResult } from "./report.js";
+import { checkTarget, type BenchContext, type SectionResult } from "./report.js";
 import { markdownTable, mib } from "./stats.js";
 
 const PER = 100_000;
@@ -52,6 +52,25 @@ export async function footprint(context: BenchContext): Promise<SectionResult> {
       .join(", "),
     (sample.loadMs / 1000).toFixed(1),
   ]);
+  const [ours, mem0] = samples;
+  const perHundredK = (bytes: number) => mib(bytes * scale);
+  const savedState = Object.entries(ours.files)
+    .filter(([name]) => name.endsWith("-index"))
+    .reduce((sum, [, size]) => sum + size, 0);
+  const tables = ours.tables ?? {};
+  const targets = [
+    checkTarget(
+      `disk per ${PER / 1000}k memories ≤ mem0ai's`,
+      `${perHundredK(ours.diskBytes)} vs ${perHundredK(mem0.diskBytes)}`,
+      ours.diskBytes <= mem0.diskBytes,
+      () =>
+        `the memories table alone (rows with their float vectors, and its indexes) is ` +
+        `${perHundredK(tables.memories ?? 0)}; the file also keeps the change history ` +
+        `(${perHundredK(tables.history ?? 0)}) and the message log (${perHundredK(tables.messages ?? 0)}), ` +
+        `and the saved search state beside it is ${perHundredK(savedState)}; mem0ai's file holds ` +
+        "its vectors and payloads only (its history is in process memory here)",
+    ),
+  ];
   return {
     title: `5. Footprint per ${PER / 1000}k memories (384-d vectors, one scope)`,
     parameters: {
@@ -61,6 +80,7 @@ export async function footprint(context: BenchContext): Promise<SectionResult> {
       process: "fresh child process per system, --expose-gc",
     },
     figures: samples,
+    targets,
     markdown: markdownTable(
       [
         "system",
@@ -77,6 +97,10 @@ export async function footprint(context: BenchContext): Promise<SectionResult> {
         "on Linux private memory only (RssAnon): file pages of a memory-mapped SQLite file are the OS page cache. " +
         "Ours keeps the searched scope's vectors in memory (bounded by cacheBudgetBytes); mem0ai keeps its change " +
         "history in process memory (historyStore 'memory') and reads all rows on each search.",
+      `Ours by table (indexes included), per ${PER / 1000}k: ${Object.entries(tables)
+        .filter(([, bytes]) => bytes * scale >= 1024 * 1024)
+        .map(([name, bytes]) => `${name} ${perHundredK(bytes)}`)
+        .join(", ")}.`,
       ...(memories === PER
         ? []
         : ["Quick mode measures 10k memories and scales linearly to 100k; --full measures 100k."]),

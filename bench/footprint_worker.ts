@@ -5,6 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { Memory } from "../src/backends/memory.js";
 import { HashEmbeddings } from "../src/testing/index.js";
 import { memoryTexts, queryText } from "./corpus.js";
@@ -20,10 +21,28 @@ export interface FootprintSample {
   heapUsedLoadedBytes: number;
   diskBytes: number;
   files: Record<string, number>;
+  /** Bytes of each table of an SQLite file, its indexes included (ours only). */
+  tables?: Record<string, number>;
   loadMs: number;
 }
 
 const USER = "footprint-user";
+
+/** Bytes per table (with its indexes) of an SQLite file, from SQLite's page statistics. */
+function tableSizes(file: string): Record<string, number> {
+  const db = new Database(file, { readonly: true });
+  try {
+    const rows = db
+      .prepare(
+        `SELECT s.tbl_name AS name, SUM(d.pgsize) AS bytes FROM dbstat d
+         JOIN sqlite_schema s ON s.name = d.name GROUP BY s.tbl_name ORDER BY bytes DESC`,
+      )
+      .all() as { name: string; bytes: number }[];
+    return Object.fromEntries(rows.map(({ name, bytes }) => [name, bytes]));
+  } finally {
+    db.close();
+  }
+}
 
 /** Bytes of a file, or of every file under a directory (the saved search indexes). */
 function sizeOf(file: string): number {
@@ -81,6 +100,7 @@ async function measure(
     heapUsedLoadedBytes,
     diskBytes,
     files,
+    ...(system === "ours" ? { tables: tableSizes(path.join(dir, "memory.db")) } : {}),
     loadMs,
   };
 }

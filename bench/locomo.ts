@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { DEFAULT_CONTEXT_WEIGHT, DEFAULT_KEYWORD_WEIGHT, Memory } from "../src/backends/memory.js";
 import { HashEmbeddings } from "../src/testing/index.js";
-import type { BenchContext, SectionResult } from "./report.js";
+import { checkTarget, type BenchContext, type SectionResult, type TargetCheck } from "./report.js";
 import { fixed, markdownTable, mean, pct, summarize, type Summary } from "./stats.js";
 import { createMem0, mem0System, oursSystem, type MemorySystem } from "./systems.js";
 
@@ -130,6 +130,32 @@ function aggregate(scores: Scores[]) {
     mrr: mean(scores.map((s) => s.mrr)),
     ndcg10: mean(scores.map((s) => s.ndcg10)),
   };
+}
+
+/** LoCoMo targets with the default settings: Recall@10 and MRR over all categories. */
+const RECALL_10_TARGET = 0.65;
+const MRR_TARGET = 0.5;
+
+function locomoTargets(defaults: SystemRun, full: boolean): TargetCheck[] {
+  const all = defaults.byCategory.all;
+  const scope = full ? "all 10 conversations" : `quick mode, ${QUICK_CONVERSATIONS} conversations`;
+  const why = () =>
+    "the hash embedder matches words, not meaning: what no word of the question shares with " +
+    "the evidence turn is left to the keyword, context and date signals";
+  return [
+    checkTarget(
+      `LoCoMo Recall@10 with default settings ≥ ${RECALL_10_TARGET} (${scope})`,
+      fixed(all.recall[10], 3),
+      all.recall[10] >= RECALL_10_TARGET,
+      why,
+    ),
+    checkTarget(
+      `LoCoMo MRR with default settings ≥ ${MRR_TARGET} (${scope})`,
+      fixed(all.mrr, 3),
+      all.mrr >= MRR_TARGET,
+      why,
+    ),
+  ];
 }
 
 interface SystemRun {
@@ -294,6 +320,7 @@ export async function locomo(context: BenchContext): Promise<SectionResult> {
       embedder: `HashEmbeddings ${DIMENSIONS}-d (no real sentence-embedding weights are available here)`,
     },
     figures: runs,
+    targets: locomoTargets(runs[0], context.full),
     markdown: [
       markdownTable(
         [

@@ -2,6 +2,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { markdownTable } from "./stats.js";
 
 /** Settings every section receives. */
 export interface BenchContext {
@@ -25,6 +26,43 @@ export interface SectionResult {
   markdown: string;
   /** Caveats and targets, printed under the tables. */
   notes: string[];
+  /** The section's targets, each checked against this run's figures. */
+  targets?: TargetCheck[];
+}
+
+/** One target, checked against the figure a run measured. */
+export interface TargetCheck {
+  /** What is asked, e.g. "search p95 at 10k, hybrid ≤ 1 ms". */
+  target: string;
+  /** The figure this run measured, as printed. */
+  measured: string;
+  met: boolean;
+  /** For a missed target: why, from figures measured in the same run. */
+  why?: string;
+}
+
+/** A target check; `why` is kept only when the target is missed. */
+export function checkTarget(
+  target: string,
+  measured: string,
+  met: boolean,
+  why: () => string,
+): TargetCheck {
+  return { target, measured, met, ...(met ? {} : { why: why() }) };
+}
+
+/** The targets of every section run, as one table. */
+export function targetsMarkdown(checks: TargetCheck[]): string {
+  const table = markdownTable(
+    ["target", "measured", "", "why missed (figures from this run)"],
+    checks.map((check) => [
+      check.target,
+      check.measured,
+      check.met ? "met" : "**missed**",
+      check.why ?? "",
+    ]),
+  );
+  return `### Targets\n\n${table}\n`;
 }
 
 const BENCH_DIR = path.dirname(new URL(import.meta.url).pathname);
@@ -84,6 +122,7 @@ export function writeSectionResult(
     parameters: result.parameters,
     figures: result.figures,
     notes: result.notes,
+    targets: result.targets ?? [],
   };
   fs.writeFileSync(path.join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(body, null, 2)}\n`);
 }

@@ -16,9 +16,11 @@ import {
   environment,
   RESULTS_DIR,
   sectionMarkdown,
+  targetsMarkdown,
   writeSectionResult,
   type BenchContext,
   type SectionResult,
+  type TargetCheck,
 } from "./report.js";
 import { searchLatency } from "./search_latency.js";
 import { wrapperOverhead } from "./wrapper_overhead.js";
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
   };
   const started = performance.now();
   const parts: string[] = [];
+  const targets: TargetCheck[] = [];
   try {
     for (const name of names) {
       const sectionStart = performance.now();
@@ -76,6 +79,7 @@ async function main(): Promise<void> {
       const seconds = (performance.now() - sectionStart) / 1000;
       writeSectionResult(name, result, context, seconds);
       parts.push(sectionMarkdown(result));
+      targets.push(...(result.targets ?? []));
       console.error(`[bench] ${name} done in ${seconds.toFixed(1)} s`);
     }
   } finally {
@@ -88,7 +92,8 @@ async function main(): Promise<void> {
     `Node ${versions.node}, mem0ai ${versions.mem0ai}, @langchain/core ${versions["@langchain/core"]}. ` +
     `Total ${((performance.now() - started) / 1000).toFixed(0)} s. ` +
     "Reproduce: `npm run bench` (quick) or `npm run bench -- --full`.\n";
-  const markdown = `${[header, ...parts].join("\n").trimEnd()}\n`;
+  const summary = targets.length > 0 ? [targetsMarkdown(targets)] : [];
+  const markdown = `${[header, ...summary, ...parts].join("\n").trimEnd()}\n`;
   // latest.md holds complete runs only; `--only` updates the section JSON files.
   if (!only) fs.writeFileSync(path.join(RESULTS_DIR, "latest.md"), markdown);
   process.stdout.write(markdown);
