@@ -191,12 +191,16 @@ export async function measure(
  * store: the vector kernel (exact float scan, or from `approximateFrom` the int8 scan the store
  * uses) and the BM25 keyword index. Their sum is the floor under the search latency.
  */
-export interface PassFloors {
+interface PassFloors {
   vector: Summary;
   keyword: Summary;
 }
 
-function passFloors(size: Size, queries: Query[], vectorOf: (i: number) => Float32Array) {
+function passFloors(
+  size: Size,
+  queries: Query[],
+  vectorOf: (i: number) => Float32Array,
+): PassFloors {
   const rows = size.perScope;
   const kernel = nativeKernel() ?? jsKernel;
   const matrix = new Float32Array(rows * DIMENSIONS);
@@ -355,8 +359,9 @@ function searchTargets(runs: Awaited<ReturnType<typeof runSize>>[]): TargetCheck
           () =>
             hybrid.savedState
               ? `reading the saved state (${mib(hybrid.savedState.bytes)}) alone takes ` +
-                `${ms(hybrid.savedState.ms)} ms here; the rest is the first, not yet optimised run ` +
-                "of the search code over 100k rows"
+                `${ms(hybrid.savedState.ms)} ms here; the rest is opening the store, restoring the ` +
+                "state (the ids parsed, the arrays set up) and the first, not yet optimised run of " +
+                "the search code over 100k rows"
               : "no saved state was found",
         ),
       );
