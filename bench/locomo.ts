@@ -140,8 +140,8 @@ function locomoTargets(defaults: SystemRun, full: boolean): TargetCheck[] {
   const all = defaults.byCategory.all;
   const scope = full ? "all 10 conversations" : `quick mode, ${QUICK_CONVERSATIONS} conversations`;
   const why = () =>
-    "the hash embedder matches words, not meaning: what no word of the question shares with " +
-    "the evidence turn is left to the keyword, context and date signals";
+    "the hash embedder matches words, not meaning: an evidence turn that shares no word with " +
+    "its question is found only through its neighbours' context";
   return [
     checkTarget(
       `LoCoMo Recall@10 with default settings ≥ ${RECALL_10_TARGET} (${scope})`,
