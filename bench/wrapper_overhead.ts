@@ -51,18 +51,27 @@ interface CallTiming {
   searchMs: number;
 }
 
+/** Replaces an async method with one that reports how long each call took. */
+function onEachCall<T, K extends keyof T>(
+  target: T,
+  method: K,
+  record: (ms: number) => void,
+): void {
+  const original = (target[method] as (...args: unknown[]) => Promise<unknown>).bind(target);
+  target[method] = (async (...args: unknown[]) => {
+    const start = performance.now();
+    try {
+      return await original(...args);
+    } finally {
+      record(performance.now() - start);
+    }
+  }) as T[K];
+}
+
 /** Adds up the time a Memory spends in `search`, to split a call into search and wrapper. */
 function timeSearches(memory: Memory): { ms: number } {
   const total = { ms: 0 };
-  const search = memory.search.bind(memory);
-  memory.search = async (...args: Parameters<Memory["search"]>) => {
-    const start = performance.now();
-    try {
-      return await search(...args);
-    } finally {
-      total.ms += performance.now() - start;
-    }
-  };
+  onEachCall(memory, "search", (ms) => (total.ms += ms));
   return total;
 }
 
@@ -172,18 +181,7 @@ async function storageModes(
       memoryMetadata: { benchStorageMode: mode },
     });
     const callbackMs: number[] = [];
-    const handler = model.handler;
-    if (handler) {
-      const end = handler.handleLLMEnd.bind(handler);
-      handler.handleLLMEnd = async (...args: Parameters<typeof end>) => {
-        const start = performance.now();
-        try {
-          return await end(...args);
-        } finally {
-          callbackMs.push(performance.now() - start);
-        }
-      };
-    }
+    if (model.handler) onEachCall(model.handler, "handleLLMEnd", (ms) => callbackMs.push(ms));
     return {
       mode,
       model,
